@@ -1,0 +1,43 @@
+// Command spotstream runs a spotstream broker and its tools.
+//
+//	spotstream serve [server.properties] [--override key=value ...]
+//	spotstream bench produce|consume [flags]
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: spotstream <command> [arguments]
+
+commands:
+  serve    run a broker: spotstream serve [server.properties] [--override key=value ...]
+  bench    measure produce or consume throughput and latency against any Kafka cluster
+
+Run 'spotstream <command> -h' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "serve":
+		err = serve(args)
+	case "bench":
+		err = bench(args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "spotstream: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "spotstream %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,338 @@
+// Package broker is a spotstream broker: it wires the coordination client,
+// the metadata cache, the replica manager and the Kafka request handlers
+// together, and runs them. The command-line program and the tests start
+// brokers through this package the same way.
+//
+// Handlers live one file per Kafka API, named by API key (00_produce.go,
+// 01_fetch.go, ...). Each decodes nothing itself (the wire package did),
+// checks the request, calls the package that owns the state, and turns
+// errors into Kafka error codes through the table in errors.go, the only
+// place where that happens.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/replica"
+	"github.com/spotstream/spotstream/internal/wire"
+)
+
+// Broker is one spotstream broker.
+type Broker struct {
+	cfg *config.Broker
+	log *slog.Logger
+
+	// Set during startup, before any request is served.
+	id          int32
+	clusterID   string
+	store       *cluster.Store
+	meta        *cluster.Cache
+	replicas    *replica.Manager
+	producerIDs *producerIDs
+	metrics     *metrics
+
+	ready    chan struct{} // closed once clients are served
+	stopping chan struct{} // closed when shutdown starts: long polls return
+
+	mu   sync.Mutex
+	addr net.Addr // guarded by mu; the listener's address
+}
+
+// New returns a broker for a validated configuration. Run starts it.
+func New(cfg *config.Broker, logger *slog.Logger) *Broker {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Broker{
+		cfg:      cfg,
+		log:      logger,
+		metrics:  newMetrics(),
+		ready:    make(chan struct{}),
+		stopping: make(chan struct{}),
+	}
+}
+
+// Ready is closed once the broker serves clients.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+// Addr returns the address clients connect to; valid once Ready is closed.
+func (b *Broker) Addr() net.Addr {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.addr
+}
+
+// ID returns the broker id; valid once Ready is closed.
+func (b *Broker) ID() int32 { return b.id }
+
+// Run starts the broker and serves until ctx ends, then shuts down in order:
+// it stops reading requests, finishes those in flight, flushes and closes
+// every log cleanly, and leaves the cluster. It returns nil after a clean
+// shutdown.
+func (b *Broker) Run(ctx context.Context) (err error) {
+	var cleanup []func()
+	defer func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}()
+
+	endpoints := b.cfg.Coordinator.Endpoints
+	if len(endpoints) == 0 {
+		emb, err := cluster.StartEmbedded(ctx, b.embeddedConfig())
+		if err != nil {
+			return fmt.Errorf("broker: starting embedded coordinator: %w", err)
+		}
+		cleanup = append(cleanup, emb.Close)
+		endpoints = emb.Endpoints()
+	}
+	store, err := cluster.Connect(ctx, endpoints, b.cfg.Coordinator.Namespace)
+	if err != nil {
+		return fmt.Errorf("broker: connecting to coordinator: %w", err)
+	}
+	cleanup = append(cleanup, func() { store.Close() })
+	b.store = store
+
+	if b.clusterID, err = store.ClusterID(ctx); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	meta, metaFound, err := cluster.CheckMeta(b.cfg.LogDirs, b.clusterID)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", b.cfg.Listeners[0].Address())
+	if err != nil {
+		return fmt.Errorf("broker: listen: %w", err)
+	}
+	cleanup = append(cleanup, func() { ln.Close() })
+	b.mu.Lock()
+	b.addr = ln.Addr()
+	b.mu.Unlock()
+	host, port, err := b.cfg.AdvertisedAddress(ln.Addr())
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+
+	id := b.cfg.BrokerID
+	if id < 0 && metaFound {
+		id = meta.BrokerID
+	}
+	if metaFound && b.cfg.BrokerID >= 0 && meta.BrokerID != b.cfg.BrokerID {
+		return fmt.Errorf("broker: broker.id %d does not match broker.id %d in meta.properties of %v", b.cfg.BrokerID, meta.BrokerID, b.cfg.LogDirs)
+	}
+	session, err := b.register(ctx, cluster.Registration{
+		ID:       id,
+		Host:     host,
+		Port:     port,
+		Rack:     b.cfg.Rack,
+		Capacity: b.cfg.Capacity,
+		State:    cluster.StateStarting,
+	}, meta.Lease)
+	if err != nil {
+		return err
+	}
+	cleanup = append(cleanup, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		session.Close(ctx)
+	})
+	b.id = session.ID()
+	b.log = b.log.With("broker", b.id)
+	for _, dir := range b.cfg.LogDirs {
+		if err := cluster.WriteMeta(dir, cluster.Meta{ClusterID: b.clusterID, BrokerID: b.id, Lease: session.Lease()}); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
+	b.producerIDs = &producerIDs{store: store}
+
+	// Background parts run until shutdown; each is owned here and
+	// stopped, in reverse order of dependency, by cancelling its context.
+	var wg sync.WaitGroup
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	b.meta = cluster.NewCache(store)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := b.meta.Run(cacheCtx); err != nil && cacheCtx.Err() == nil {
+			b.log.Error("metadata cache stopped", "err", err)
+		}
+	}()
+	cleanup = append(cleanup, func() { stopCache(); wg.Wait() })
+	if err := b.meta.WaitRevision(ctx, 1); err != nil {
+		return fmt.Errorf("broker: loading metadata: %w", err)
+	}
+
+	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log}); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	replicaCtx, stopReplicas := context.WithCancel(context.Background())
+	replicasDone := make(chan struct{})
+	go func() {
+		defer close(replicasDone)
+		b.replicas.Run(replicaCtx, b.meta)
+	}()
+	cleanup = append(cleanup, func() {
+		stopReplicas()
+		<-replicasDone
+		if err := b.replicas.Close(); err != nil {
+			b.log.Error("closing replicas", "err", err)
+		}
+	})
+	if err := b.replicas.WaitApplied(ctx, b.meta.Load().Revision); err != nil {
+		return fmt.Errorf("broker: opening replicas: %w", err)
+	}
+
+	if b.cfg.MetricsListener != "" {
+		stop, err := b.serveMetrics(b.cfg.MetricsListener)
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, stop)
+	}
+	if _, err := session.SetState(ctx, cluster.StateRunning); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+
+	srv := wire.NewServer(wire.Config{
+		MaxRequestSize: b.cfg.SocketRequestMaxBytes,
+		IdleTimeout:    b.cfg.ConnectionsMaxIdle,
+		Logger:         b.log,
+	}, b)
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	lost := make(chan struct{})
+	go func() {
+		select {
+		case <-session.Done():
+			close(lost)
+			stopServing()
+		case <-serveCtx.Done():
+		}
+	}()
+	context.AfterFunc(serveCtx, func() { close(b.stopping) })
+	b.log.Info("serving", "addr", ln.Addr().String(), "advertised", net.JoinHostPort(host, fmt.Sprint(port)), "cluster", b.clusterID)
+	close(b.ready)
+	serveErr := srv.Serve(serveCtx, ln)
+	b.log.Info("shutting down")
+	select {
+	case <-lost:
+		// Another broker may take this id's place: stop at once
+		// rather than keep acting on stale leadership.
+		return errors.New("broker: lost coordinator session")
+	default:
+	}
+	return serveErr
+}
+
+// register claims the broker id, retrying while a previous registration of
+// the same id (a crashed incarnation without our lease) has yet to expire.
+func (b *Broker) register(ctx context.Context, reg cluster.Registration, lease clientv3.LeaseID) (*cluster.Session, error) {
+	ttl := b.cfg.SessionTimeout
+	deadline := time.Now().Add(ttl + 5*time.Second)
+	for {
+		s, err := b.store.Register(ctx, reg, ttl, lease)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, cluster.ErrBrokerIDInUse) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("broker: registering: %w", err)
+		}
+		b.log.Info("broker id still registered by a previous process; waiting for its session to expire", "id", reg.ID)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (b *Broker) embeddedConfig() cluster.EmbeddedConfig {
+	c := b.cfg.Coordinator
+	return cluster.EmbeddedConfig{
+		Dir:              c.Dir,
+		Name:             c.Name,
+		ListenClientURLs: c.ListenClientURLs,
+		ListenPeerURLs:   c.ListenPeerURLs,
+		InitialCluster:   c.InitialCluster,
+		Logger:           b.log,
+	}
+}
+
+// serveMetrics serves Prometheus metrics until the returned function is
+// called.
+func (b *Broker) serveMetrics(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker: metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return func() { srv.Close(); <-done }, nil
+}
+
+// metrics are the broker's Prometheus metrics, in a registry of its own so
+// that several brokers can run in one process (tests).
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spotstream_requests_total",
+			Help: "Kafka requests received, by API.",
+		}, []string{"api"}),
+	}
+	m.registry.MustRegister(m.requests)
+	return m
+}
+
+// producerIDs hands out producer ids from blocks reserved in the
+// coordination service.
+type producerIDs struct {
+	store *cluster.Store
+
+	mu       sync.Mutex
+	nextID   int64 // guarded by mu
+	blockEnd int64 // guarded by mu; exclusive
+}
+
+// producerIDBlock is how many ids one reservation covers; Kafka uses 1000.
+const producerIDBlock = 1000
+
+func (p *producerIDs) next(ctx context.Context) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.nextID >= p.blockEnd {
+		first, err := p.store.AllocateProducerIDs(ctx, producerIDBlock)
+		if err != nil {
+			return 0, err
+		}
+		p.nextID, p.blockEnd = first, first+producerIDBlock
+	}
+	id := p.nextID
+	p.nextID++
+	return id, nil
+}

@@ -1,0 +1,94 @@
+// Package cluster is spotstream's coordination layer: everything the brokers
+// share lives in etcd, and this package is the only code that reads or
+// writes it. etcd plays the role ZooKeeper plays for Apache Kafka; the
+// consensus is etcd's, never ours.
+//
+// The package has four parts:
+//
+//   - [StartEmbedded] runs an etcd member inside the broker process (the
+//     default: one member per single-node broker, or three brokers that each
+//     embed one member of a 3-member cluster).
+//   - [Store] is the client side: broker registration ([Store.Register] and
+//     [Session]), topic and partition state, the producer id allocator. It
+//     works the same against embedded members and an external etcd cluster.
+//   - [Cache] follows the namespace with one watch and publishes immutable
+//     [Snapshot] values, which the request handlers and the replica manager
+//     read without touching etcd.
+//   - [ReadMeta], [WriteMeta] and [CheckMeta] keep meta.properties in each
+//     log directory, so that a volume remembers its broker id and cluster.
+//
+// # Key layout
+//
+// All keys live under "/<namespace>/" (namespace "spotstream" by default; a
+// namespace is [A-Za-z0-9._-]+, so one namespace is never a prefix of
+// another's keys). Every value is JSON, so `etcdctl get --prefix /spotstream/`
+// is readable. Integers in keys are decimal without padding.
+//
+//	cluster/id                {"id":"<22-char base64url>"}
+//	    The cluster id, created once by the first broker (create revision ==
+//	    0) and never changed: 16 random bytes in base64url without padding,
+//	    like Kafka's cluster ids. Never starts with '-'.
+//
+//	brokers/<id>              {"id":1,"host":"10.0.0.7","port":9092,
+//	                           "rack":"us-east-1a","capacity":"spot",
+//	                           "state":"running","incarnation":"<22 chars>",
+//	                           "epoch":812}
+//	    A live broker, bound to the broker's lease (TTL from
+//	    broker.session.timeout.ms): a broker that dies disappears on its own.
+//	    state is "starting", "running" or "draining". incarnation is random
+//	    per process. epoch grows with every registration of the id (it is the
+//	    store revision observed just before registering, plus one), so it
+//	    tells a restarted broker from its predecessor, like Kafka's broker
+//	    epoch.
+//
+//	topics/<name>             {"id":"<22-char base64url>","partitions":6,
+//	                           "configs":{"retention.ms":"3600000"}}
+//	    A topic: its id (16 random bytes, never all zero, in base64url) and
+//	    its partition count. Topic names follow Kafka's rules, so they never
+//	    contain '/'.
+//
+//	partitions/<topic>/<n>    {"replicas":[1,2,3],"leader":1,"leaderEpoch":4,
+//	                           "isr":[1,2],"partitionEpoch":9,
+//	                           "adding":[4],"removing":[3]}
+//	    The state of partition n, 0 <= n < partitions. leader is -1 when the
+//	    partition has none. adding and removing describe an ongoing
+//	    reassignment and are omitted when empty. partitionEpoch grows with
+//	    every change ([Store.UpdatePartition] bumps it).
+//
+//	producer-ids              {"next":4000}
+//	    The first producer id not yet handed out; brokers take blocks with
+//	    a compare-and-swap ([Store.AllocateProducerIDs]).
+//
+//	controller/...            reserved for the controller election
+//	                          (concurrency.Election keys, one per candidate).
+//
+// # Writes
+//
+// Every write of shared state is a transaction that compares the mod
+// revision of what the writer read (or create revision == 0 for a key that
+// must not exist yet). A writer that loses a race re-reads and tries again,
+// or reports a sentinel error ([ErrTopicExists], ...). A broker's own
+// registration is guarded by its lease instead: only the lease holder may
+// rewrite it.
+//
+// A topic with more partitions than one transaction may hold (external
+// etcd's default is 128 operations, see [WithMaxTxnOps]) is written in
+// several transactions: the first creates the topic key and as many
+// partitions as fit, the next ones add the rest. Readers treat a partition
+// whose key does not exist yet as not available (Kafka's
+// LEADER_NOT_AVAILABLE). A creator that dies between transactions leaves
+// such partitions behind; the controller fills them in.
+//
+// # Concurrency
+//
+// A [Store] is safe for concurrent use; it holds no mutable state besides
+// the etcd client. A [Session] owns two goroutines (lease keepalive,
+// registration watch), started by Register and stopped by [Session.Close]
+// or by the loss of the lease. A [Cache] runs on the caller's goroutine
+// ([Cache.Run]); readers load its snapshot through an atomic pointer and
+// never block it. Locks: Session.mu and Cache.mu guard a few fields and are
+// never held across a call; Session.writeMu serializes SetState and is held
+// across its etcd transaction, with nothing else locked under it. No lock
+// is held while calling caller code (UpdatePartition's fn and the like), so
+// there is no lock order to respect.
+package cluster

@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"slices"
+)
+
+// BrokerState is the lifecycle state a broker advertises in its
+// registration.
+type BrokerState string
+
+// Broker states.
+const (
+	// StateStarting: registered, still recovering logs; not ready to lead.
+	StateStarting BrokerState = "starting"
+	// StateRunning: serving.
+	StateRunning BrokerState = "running"
+	// StateDraining: leaving (interruption notice, SIGTERM); the controller
+	// moves leadership away and assigns nothing new to it.
+	StateDraining BrokerState = "draining"
+)
+
+func (s BrokerState) valid() bool {
+	return s == StateStarting || s == StateRunning || s == StateDraining
+}
+
+// Registration is what a broker announces about itself in brokers/<id>.
+type Registration struct {
+	// ID is the broker id; -1 asks Register to claim the lowest free id.
+	ID   int32  `json:"id"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	// Rack is broker.rack: the zone.
+	Rack string `json:"rack,omitempty"`
+	// Capacity is broker.capacity: "on-demand" or "spot".
+	Capacity string      `json:"capacity,omitempty"`
+	State    BrokerState `json:"state"`
+}
+
+// BrokerInfo is a stored registration: the broker's announcement plus what
+// Register adds.
+type BrokerInfo struct {
+	Registration
+	// Incarnation is random per broker process.
+	Incarnation string `json:"incarnation"`
+	// Epoch grows with every registration of the id.
+	Epoch int64 `json:"epoch"`
+}
+
+// NoLeader is the Leader of a partition without a leader.
+const NoLeader int32 = -1
+
+// PartitionState is the replicated state of one partition, the value of
+// partitions/<topic>/<n>.
+type PartitionState struct {
+	Replicas       []int32 `json:"replicas"`
+	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leaderEpoch"`
+	ISR            []int32 `json:"isr"`
+	PartitionEpoch int32   `json:"partitionEpoch"`
+	// Adding and Removing describe an ongoing reassignment (KIP-455).
+	Adding   []int32 `json:"adding,omitempty"`
+	Removing []int32 `json:"removing,omitempty"`
+
+	// Revision is the mod revision of the key this state was read from. It
+	// is not stored: 0 means the partition has no key yet (not available).
+	Revision int64 `json:"-"`
+}
+
+// Available reports whether the partition's state has been written.
+func (p *PartitionState) Available() bool { return p.Revision != 0 }
+
+// Clone returns a deep copy, so that the copy's slices may be modified.
+func (p PartitionState) Clone() PartitionState {
+	p.Replicas = slices.Clone(p.Replicas)
+	p.ISR = slices.Clone(p.ISR)
+	p.Adding = slices.Clone(p.Adding)
+	p.Removing = slices.Clone(p.Removing)
+	return p
+}
+
+// equal compares the stored fields (not Revision). nil and empty slices are
+// equal: they encode the same.
+func (p *PartitionState) equal(q *PartitionState) bool {
+	return slices.Equal(p.Replicas, q.Replicas) && p.Leader == q.Leader &&
+		p.LeaderEpoch == q.LeaderEpoch && slices.Equal(p.ISR, q.ISR) &&
+		p.PartitionEpoch == q.PartitionEpoch &&
+		slices.Equal(p.Adding, q.Adding) && slices.Equal(p.Removing, q.Removing)
+}
+
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	Name string
+	// ID is the topic id; the zero id asks CreateTopic to generate one.
+	ID      [16]byte
+	Configs map[string]string
+	// Partitions holds the initial state of partitions 0..len-1; there must
+	// be at least one.
+	Partitions []PartitionState
+}
+
+// NewID returns 16 random bytes usable as a Kafka Uuid: never all zero,
+// never Kafka's reserved metadata topic id (0...01), and never one whose
+// string form starts with '-' (command lines would take it for a flag).
+func NewID() [16]byte {
+	for {
+		var id [16]byte
+		_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+		if isReservedID(id) || FormatID(id)[0] == '-' {
+			continue
+		}
+		return id
+	}
+}
+
+func isReservedID(id [16]byte) bool {
+	for _, b := range id[:15] {
+		if b != 0 {
+			return false
+		}
+	}
+	return id[15] <= 1
+}
+
+// FormatID returns Kafka's string form of an id: base64url without padding
+// (22 characters).
+func FormatID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// ParseID parses the string form returned by FormatID.
+func ParseID(s string) ([16]byte, error) {
+	var id [16]byte
+	if len(s) != 22 {
+		return id, fmt.Errorf("%w: id %q: want 22 base64url characters", ErrMalformed, s)
+	}
+	n, err := base64.RawURLEncoding.Decode(id[:], []byte(s))
+	if err != nil || n != 16 {
+		return id, fmt.Errorf("%w: id %q: %v", ErrMalformed, s, err)
+	}
+	return id, nil
+}
+
+// ValidateTopicName applies Kafka's rules: 1 to 249 characters of
+// [a-zA-Z0-9._-], and neither "." nor "..". They also keep the key layout
+// unambiguous: a name never contains '/'.
+func ValidateTopicName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidTopic)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+	case len(name) > 249:
+		return fmt.Errorf("%w: %d characters, the limit is 249", ErrInvalidTopic, len(name))
+	}
+	if !isLegalName(name) {
+		return fmt.Errorf("%w: %q contains characters other than [a-zA-Z0-9._-]", ErrInvalidTopic, name)
+	}
+	return nil
+}
+
+func isLegalName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

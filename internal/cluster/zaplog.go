@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// newZapLogger returns a zap logger (what etcd's server and client log to)
+// that forwards to l, one step quieter: etcd is chatty, retries by itself,
+// and this package logs what the operator must know. Info and debug entries
+// are dropped before they are built; warnings become slog debug, errors
+// become slog warnings, panics and fatals slog errors.
+func newZapLogger(l *slog.Logger) *zap.Logger {
+	return zap.New(&slogCore{log: l})
+}
+
+// slogCore is a zapcore.Core writing to a slog.Logger. It is immutable:
+// With returns a copy, so it is safe for concurrent use.
+type slogCore struct {
+	log    *slog.Logger
+	fields []zapcore.Field
+}
+
+func slogLevel(l zapcore.Level) slog.Level {
+	switch {
+	case l < zapcore.WarnLevel:
+		return slog.LevelDebug - 4
+	case l == zapcore.WarnLevel:
+		return slog.LevelDebug
+	case l == zapcore.ErrorLevel:
+		return slog.LevelWarn
+	default:
+		return slog.LevelError
+	}
+}
+
+func (c *slogCore) Enabled(l zapcore.Level) bool {
+	return l >= zapcore.WarnLevel && c.log.Enabled(context.Background(), slogLevel(l))
+}
+
+func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
+	return &slogCore{log: c.log, fields: append(c.fields[:len(c.fields):len(c.fields)], fields...)}
+}
+
+func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range c.fields {
+		f.AddTo(enc)
+	}
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	attrs := make([]slog.Attr, 0, len(enc.Fields)+1)
+	if e.LoggerName != "" {
+		attrs = append(attrs, slog.String("logger", e.LoggerName))
+	}
+	for k, v := range enc.Fields {
+		attrs = append(attrs, slog.Any(k, v))
+	}
+	c.log.LogAttrs(context.Background(), slogLevel(e.Level), e.Message, attrs...)
+	return nil
+}
+
+func (c *slogCore) Sync() error { return nil }
