@@ -25,9 +25,16 @@ are over the whole run, from before the client connects to the last record;
 the time to the first record shows how much of it was startup (and joining
 the group). The JSON result adds steady rates, which leave the startup out.
 
+The end-to-end latency of a record is the time from its timestamp (set by
+the producer, CreateTime) to its arrival here. It means what it says only for
+records produced while the consumer runs, on a machine with the same clock:
+start with --start end alongside "bench produce".
+
 Examples:
   spotstream bench consume --topic bench
   spotstream bench consume --topic bench --group bench-readers --records 500000
+  spotstream bench consume --topic bench --start end --records 1000000 &
+  spotstream bench produce --topic bench --records 1000000 --rate 50000
 
 Flags (-flag and --flag both work):
 `
@@ -43,6 +50,7 @@ type consumeOptions struct {
 	group         string
 	fetchMaxBytes int // 0: franz-go's default
 	timeout       time.Duration
+	fromEnd       bool // start at the end offsets instead of the log start
 	json          bool
 }
 
@@ -63,6 +71,17 @@ func (o *consumeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.group, "group", o.group, "consume as a member of this consumer group; empty: read partitions directly")
 	fs.IntVar(&o.fetchMaxBytes, "fetch-max-bytes", o.fetchMaxBytes, "most bytes per fetch response; 0: franz-go's default (50 MiB)")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up when no record arrives for this long")
+	fs.Func("start", "where to start without a committed offset: start (the log start) or end (records produced from now on; needs --records)", func(v string) error {
+		switch v {
+		case "start":
+			o.fromEnd = false
+		case "end":
+			o.fromEnd = true
+		default:
+			return errors.New(`want "start" or "end"`)
+		}
+		return nil
+	})
 	fs.BoolVar(&o.json, "json", o.json, "also print the result as one JSON object")
 }
 
@@ -89,6 +108,8 @@ func (o *consumeOptions) validate() error {
 		return errors.New("--fetch-max-bytes: must be between 0 and 1 GiB")
 	case o.timeout <= 0:
 		return errors.New("--timeout: must be positive")
+	case o.fromEnd && o.records == 0:
+		return errors.New("--start end: needs --records, as no record is present at start")
 	}
 	return nil
 }
@@ -99,7 +120,11 @@ func (o *consumeOptions) clientOptions() []kgo.Opt {
 		kgo.SeedBrokers(splitBrokers(o.brokers)...),
 		kgo.ClientID("spotstream-bench"),
 		kgo.ConsumeTopics(o.topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	}
+	if o.fromEnd {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	} else {
+		opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	}
 	if o.group != "" {
 		opts = append(opts, kgo.ConsumerGroup(o.group))
@@ -126,7 +151,7 @@ func benchConsume(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stderr, "consuming the %d records present in %q\n", target, o.topic)
 	}
-	run := &consumeRun{opts: o, target: target, stderr: stderr}
+	run := &consumeRun{opts: o, target: target, stderr: stderr, hist: newHistogram()}
 	res, runErr := run.run(ctx)
 	if err := printConsumeResult(stdout, res, o.json); err != nil {
 		return err
@@ -227,10 +252,11 @@ type consumeRun struct {
 	win    window
 	n      int64
 	bytes  int64
-	first  time.Time // when the first records arrived
-	firstN int64     // how many records the first poll returned
-	firstB int64     // and their bytes
-	last   time.Time // when the last record arrived
+	first  time.Time  // when the first records arrived
+	firstN int64      // how many records the first poll returned
+	firstB int64      // and their bytes
+	last   time.Time  // when the last record arrived
+	hist   *histogram // end-to-end latency: record timestamp to arrival
 	reason stopReason
 	err    error // why fetching failed
 }
@@ -248,9 +274,12 @@ type consumeResult struct {
 	// they are over the records polled after the first poll, from then on.
 	SteadyMBPerSec      float64 `json:"steady_mb_per_sec"`
 	SteadyRecordsPerSec float64 `json:"steady_records_per_sec"`
-	Target              int64   `json:"target"`
-	TimedOut            bool    `json:"timed_out"`
-	Interrupted         bool    `json:"interrupted"`
+	// EndToEndMs is the distribution of arrival time minus record
+	// timestamp.
+	EndToEndMs  latencySummary `json:"end_to_end_latency_ms"`
+	Target      int64          `json:"target"`
+	TimedOut    bool           `json:"timed_out"`
+	Interrupted bool           `json:"interrupted"`
 }
 
 // run consumes until the target, the idle timeout, a fetch error or ctx
@@ -297,11 +326,11 @@ func (c *consumeRun) pollLoop(ctx context.Context, cl *kgo.Client, start time.Ti
 		fetches := cl.PollRecords(pollCtx, int(min(c.target-got, 1<<30)))
 		cancel()
 		now := time.Now()
-		n, size := countRecords(fetches)
+		n := fetches.NumRecords()
 		if n > 0 {
-			got += n
+			got += int64(n)
 			lastActivity = now
-			c.add(now, n, size)
+			c.add(now, fetches)
 		}
 		if err := fetchError(fetches); err != nil {
 			c.stop(fetchFailed, err)
@@ -319,16 +348,6 @@ func (c *consumeRun) pollLoop(ctx context.Context, cl *kgo.Client, start time.Ti
 	c.stop(reachedTarget, nil)
 }
 
-// countRecords returns the number and total key and value bytes of the
-// records in fetches.
-func countRecords(fetches kgo.Fetches) (n, size int64) {
-	fetches.EachRecord(func(r *kgo.Record) {
-		n++
-		size += int64(len(r.Key) + len(r.Value))
-	})
-	return n, size
-}
-
 // fetchError returns the first error in fetches, ignoring the ones a
 // poll's own context injects when it ends.
 func fetchError(fetches kgo.Fetches) error {
@@ -344,10 +363,16 @@ func fetchError(fetches kgo.Fetches) error {
 	return nil
 }
 
-// add counts n records of size bytes that arrived at now.
-func (c *consumeRun) add(now time.Time, n, size int64) {
+// add counts the records of fetches, which arrived at now.
+func (c *consumeRun) add(now time.Time, fetches kgo.Fetches) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var n, size int64
+	fetches.EachRecord(func(r *kgo.Record) {
+		n++
+		size += int64(len(r.Key) + len(r.Value))
+		c.hist.record(max(now.Sub(r.Timestamp), 0))
+	})
 	if c.n == 0 {
 		c.first, c.firstN, c.firstB = now, n, size
 	}
@@ -410,6 +435,7 @@ func (c *consumeRun) result(start time.Time) consumeResult {
 		FirstRecordMs:       round(millis(toFirst), 3),
 		SteadyMBPerSec:      round(perSecond(steadyMB, elapsed-toFirst), 2),
 		SteadyRecordsPerSec: round(perSecond(steadyN, elapsed-toFirst), 1),
+		EndToEndMs:          summarize(c.hist),
 		Target:              c.target,
 		TimedOut:            c.reason == idleTimeout,
 		Interrupted:         c.reason == interrupted,
@@ -418,8 +444,10 @@ func (c *consumeRun) result(start time.Time) consumeResult {
 
 // printConsumeResult prints the result line, and the JSON object if asked.
 func printConsumeResult(w io.Writer, res consumeResult, asJSON bool) error {
-	_, err := fmt.Fprintf(w, "%d records consumed, %.2f MB, %.2f MB/s, %.1f records/s, elapsed %.3f s, first record after %.2f ms\n",
-		res.Records, res.MB, res.MBPerSec, res.RecordsPerSec, res.ElapsedSec, res.FirstRecordMs)
+	l := res.EndToEndMs
+	_, err := fmt.Fprintf(w, "%d records consumed, %.2f MB, %.2f MB/s, %.1f records/s, elapsed %.3f s, first record after %.2f ms, "+
+		"end-to-end latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+		res.Records, res.MB, res.MBPerSec, res.RecordsPerSec, res.ElapsedSec, res.FirstRecordMs, l.P50, l.P99, l.P999, l.Max)
 	if err != nil || !asJSON {
 		return err
 	}

@@ -327,6 +327,18 @@ type latencySummary struct {
 	Max  float64 `json:"max"`
 }
 
+// summarize returns the latency distribution recorded in h.
+func summarize(h *histogram) latencySummary {
+	return latencySummary{
+		Avg:  round(millis(h.mean()), 3),
+		P50:  round(millis(h.quantile(0.50)), 3),
+		P95:  round(millis(h.quantile(0.95)), 3),
+		P99:  round(millis(h.quantile(0.99)), 3),
+		P999: round(millis(h.quantile(0.999)), 3),
+		Max:  round(millis(h.max), 3),
+	}
+}
+
 // run produces until the record limit, the duration or ctx ends the run,
 // waits for the outstanding records and returns the result.
 func (r *produceRun) run(ctx context.Context) produceResult {
@@ -443,18 +455,11 @@ func (r *produceRun) result(measureStart time.Time, produced int, interrupted bo
 		ElapsedSec:    round(elapsed.Seconds(), 3),
 		RecordsPerSec: round(perSecond(float64(h.count()), elapsed), 1),
 		MBPerSec:      round(perSecond(float64(r.bytes)/mib, elapsed), 2),
-		LatencyMs: latencySummary{
-			Avg:  round(millis(h.mean()), 3),
-			P50:  round(millis(h.quantile(0.50)), 3),
-			P95:  round(millis(h.quantile(0.95)), 3),
-			P99:  round(millis(h.quantile(0.99)), 3),
-			P999: round(millis(h.quantile(0.999)), 3),
-			Max:  round(millis(h.max), 3),
-		},
-		Warmup:      min(r.opts.warmup, produced),
-		Errors:      r.errors,
-		Aborted:     r.aborted + outstanding,
-		Interrupted: interrupted,
+		LatencyMs:     summarize(h),
+		Warmup:        min(r.opts.warmup, produced),
+		Errors:        r.errors,
+		Aborted:       r.aborted + outstanding,
+		Interrupted:   interrupted,
 	}
 }
 

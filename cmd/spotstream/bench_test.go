@@ -325,13 +325,21 @@ func TestIsAbort(t *testing.T) {
 }
 
 func TestFetchErrorAndCount(t *testing.T) {
-	rec := func(k, v string) *kgo.Record { return &kgo.Record{Key: []byte(k), Value: []byte(v)} }
+	now := time.Unix(100, 0)
+	rec := func(k, v string, age time.Duration) *kgo.Record {
+		return &kgo.Record{Key: []byte(k), Value: []byte(v), Timestamp: now.Add(-age)}
+	}
 	fetches := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "t", Partitions: []kgo.FetchPartition{
-		{Partition: 0, Records: []*kgo.Record{rec("", "abc"), rec("k", "de")}},
+		{Partition: 0, Records: []*kgo.Record{rec("", "abc", 2*time.Millisecond), rec("k", "de", 4*time.Millisecond)}},
 		{Partition: 1, Err: context.DeadlineExceeded},
 	}}}}}
-	if n, size := countRecords(fetches); n != 2 || size != 6 {
-		t.Errorf("countRecords = %d, %d; want 2, 6", n, size)
+	c := &consumeRun{hist: newHistogram()}
+	c.add(now, fetches)
+	if c.n != 2 || c.bytes != 6 {
+		t.Errorf("add counted %d records, %d bytes; want 2, 6", c.n, c.bytes)
+	}
+	if got := c.hist.max; got != 4*time.Millisecond {
+		t.Errorf("largest end-to-end latency %v, want 4ms", got)
 	}
 	if err := fetchError(fetches); err != nil {
 		t.Errorf("fetchError with only a poll deadline: %v", err)
@@ -375,11 +383,13 @@ func TestPrintProduceResult(t *testing.T) {
 
 func TestPrintConsumeResult(t *testing.T) {
 	var b bytes.Buffer
-	res := consumeResult{Records: 1000, MB: 0.98, MBPerSec: 1.96, RecordsPerSec: 2000, ElapsedSec: 0.5, FirstRecordMs: 12.345}
+	res := consumeResult{Records: 1000, MB: 0.98, MBPerSec: 1.96, RecordsPerSec: 2000, ElapsedSec: 0.5, FirstRecordMs: 12.345,
+		EndToEndMs: latencySummary{P50: 1.5, P99: 3, P999: 4.25, Max: 7}}
 	if err := printConsumeResult(&b, res, false); err != nil {
 		t.Fatal(err)
 	}
-	want := "1000 records consumed, 0.98 MB, 1.96 MB/s, 2000.0 records/s, elapsed 0.500 s, first record after 12.35 ms\n"
+	want := "1000 records consumed, 0.98 MB, 1.96 MB/s, 2000.0 records/s, elapsed 0.500 s, first record after 12.35 ms, " +
+		"end-to-end latency p50 1.50 ms, p99 3.00 ms, p99.9 4.25 ms, max 7.00 ms\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
