@@ -54,6 +54,7 @@ type produceOptions struct {
 	acks              string
 	idempotent        bool
 	inFlight          int
+	maxRequests       int // produce requests in flight per broker without idempotence
 	linger            time.Duration
 	batchMaxBytes     int // 0: franz-go's default
 	compression       string
@@ -75,6 +76,7 @@ func defaultProduceOptions() produceOptions {
 		acks:              "all",
 		idempotent:        true,
 		inFlight:          256,
+		maxRequests:       5,
 		compression:       "none",
 	}
 }
@@ -92,6 +94,8 @@ func (o *produceOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.acks, "acks", o.acks, "acknowledgements: all, 1 or 0")
 	fs.BoolVar(&o.idempotent, "idempotent", o.idempotent, "idempotent producer; forced off unless --acks all")
 	fs.IntVar(&o.inFlight, "in-flight", o.inFlight, "records buffered or in flight at once")
+	fs.IntVar(&o.maxRequests, "max-requests-in-flight", o.maxRequests,
+		"produce requests in flight per broker when idempotence is off (max.in.flight.requests.per.connection); idempotent producers use 5")
 	fs.DurationVar(&o.linger, "linger", o.linger, "how long a partition waits to fill a batch")
 	fs.IntVar(&o.batchMaxBytes, "batch-max-bytes", o.batchMaxBytes, "largest record batch; 0: franz-go's default (1000012)")
 	fs.StringVar(&o.compression, "compression", o.compression, "codec: none, gzip, snappy, lz4 or zstd")
@@ -145,6 +149,8 @@ func (o *produceOptions) validate() error {
 		return errors.New("--record-size: negative")
 	case o.inFlight < 1:
 		return errors.New("--in-flight: must be at least 1")
+	case o.maxRequests < 1:
+		return errors.New("--max-requests-in-flight: must be at least 1")
 	case o.linger < 0 || o.linger > time.Minute:
 		return errors.New("--linger: must be between 0 and 1m")
 	case o.batchMaxBytes < 0 || o.batchMaxBytes > 1<<30:
@@ -204,7 +210,9 @@ func (o *produceOptions) clientOptions() []kgo.Opt {
 		kgo.ProducerBatchCompression(codec),
 	}
 	if !o.idempotent {
-		opts = append(opts, kgo.DisableIdempotentWrite())
+		// franz-go sends one request at a time without idempotence; Kafka's
+		// producers default to 5, which is what a comparison wants.
+		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(o.maxRequests))
 	}
 	if o.batchMaxBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(int32(o.batchMaxBytes)))

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -272,8 +273,10 @@ func (b *Broker) embeddedConfig() cluster.EmbeddedConfig {
 	}
 }
 
-// serveMetrics serves Prometheus metrics until the returned function is
-// called.
+// serveMetrics serves Prometheus metrics, and Go's profiles under
+// /debug/pprof/, until the returned function is called. The listener is
+// the operator's (metrics.listener, off by default), like etcd's metrics
+// and profiling endpoints.
 func (b *Broker) serveMetrics(addr string) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -281,6 +284,11 @@ func (b *Broker) serveMetrics(addr string) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

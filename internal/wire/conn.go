@@ -191,18 +191,17 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		resp.SetVersion(p.version)
-		buf = appendResponse(buf[:0], p.correlationID, resp)
-		if _, err := bw.Write(buf); err != nil {
-			broken = c.fail(err)
+		if hint := sizeHint(resp); hint > keptBufferBytes {
+			large := borrowBuffer(hint)
+			*large = appendResponse(*large, p.correlationID, resp)
+			broken = c.write(bw, *large)
+			returnBuffer(large)
 			continue
 		}
-		if len(c.pending) == 0 {
-			if err := bw.Flush(); err != nil {
-				broken = c.fail(err)
-			}
-		}
-		if cap(buf) > 1<<20 {
-			buf = nil // do not pin a large fetch response's buffer
+		buf = appendResponse(buf[:0], p.correlationID, resp)
+		broken = c.write(bw, buf)
+		if cap(buf) > keptBufferBytes {
+			buf = nil // the estimate fell short: do not pin what grew
 		}
 	}
 	if !broken {
@@ -210,6 +209,20 @@ func (c *conn) writeLoop() {
 			c.fail(err)
 		}
 	}
+}
+
+// write writes one response frame, flushing when no other response is
+// queued behind it, and reports whether the connection broke.
+func (c *conn) write(bw *bufio.Writer, frame []byte) (broken bool) {
+	if _, err := bw.Write(frame); err != nil {
+		return c.fail(err)
+	}
+	if len(c.pending) == 0 {
+		if err := bw.Flush(); err != nil {
+			return c.fail(err)
+		}
+	}
+	return false
 }
 
 // fail records a write error and breaks the connection so the reader stops.
