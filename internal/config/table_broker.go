@@ -219,7 +219,7 @@ var brokerKeys = []Key{
 	// Monitoring.
 	{Name: "metrics.listener", Type: String, Default: "", Ours: true, group: groupMonitoring,
 		rule: describedAs("host:port, or empty"),
-		Doc:  "Address of an HTTP listener serving Prometheus metrics on /metrics, for example 127.0.0.1:9644. Empty disables it."},
+		Doc:  "Address of an HTTP listener serving Prometheus metrics on /metrics and Go profiles on /debug/pprof/, for example 127.0.0.1:9644. Empty disables it; bind it to a private address."},
 }
 
 // Capacity types accepted by broker.capacity.
