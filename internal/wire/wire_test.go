@@ -259,6 +259,15 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if req := kmsg.RequestForKey(h.APIKey); req != nil {
+			req.SetVersion(h.APIVersion)
+			if req.IsFlexible() && mayDeclareHugeTagCount(rest) {
+				// kmsg loops over a declared tagged-field count even
+				// after the bytes run out: seconds of CPU per frame.
+				// Known limitation, see docs/architecture.md.
+				return
+			}
+		}
 		req, err := decodeBody(h, rest)
 		if err != nil || h.APIKey == 7 {
 			// kmsg cannot encode ControlledShutdown v0's odd header;
@@ -277,4 +286,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoded %s v%d does not decode: %v", kmsg.NameForKey(h.APIKey), h.APIVersion, err)
 		}
 	})
+}
+
+// mayDeclareHugeTagCount reports whether b holds, anywhere, an unsigned
+// varint of at least 2^20 that exceeds the bytes after it: read as a tagged
+// field count, it would make kmsg spin for a noticeable time.
+func mayDeclareHugeTagCount(b []byte) bool {
+	for i := range b {
+		v, n := binary.Uvarint(b[i:])
+		if n >= 3 && v >= 1<<20 && v > uint64(len(b)-i-n) {
+			return true
+		}
+	}
+	return false
 }
