@@ -140,6 +140,12 @@ func NewBroker(props map[string]string) (*Broker, []string, error) {
 	r.resolveLogDefaults(b)
 	r.resolveRest(b)
 	r.resolveCoordinator(b)
+	if !r.isSet("offsets.topic.replication.factor") && b.Coordinator.Embedded() && b.Coordinator.InitialCluster == "" {
+		// A broker running its own single-member etcd is a cluster of one
+		// by construction: Kafka's default of 3 would leave it without
+		// consumer groups until an operator noticed.
+		b.OffsetsTopicReplicationFactor = 1
+	}
 	if len(r.errs) > 0 {
 		return nil, r.warnings, errors.Join(r.errs...)
 	}

@@ -81,7 +81,7 @@ func TestZeroConfigBroker(t *testing.T) {
 		{"HeartbeatInterval", b.HeartbeatInterval, 2 * time.Second},
 		{"ControlledShutdown", b.ControlledShutdown, true},
 		{"OffsetsTopicPartitions", b.OffsetsTopicPartitions, int32(50)},
-		{"OffsetsTopicReplicationFactor", b.OffsetsTopicReplicationFactor, int16(3)},
+		{"OffsetsTopicReplicationFactor", b.OffsetsTopicReplicationFactor, int16(1)}, // single-member embedded etcd,
 		{"OffsetsRetention", b.OffsetsRetention, 7 * 24 * time.Hour},
 		{"GroupInitialRebalanceDelay", b.GroupInitialRebalanceDelay, 3 * time.Second},
 		{"GroupMinSessionTimeout", b.GroupMinSessionTimeout, 6 * time.Second},
@@ -375,6 +375,9 @@ func TestCoordinator(t *testing.T) {
 		}
 		if c.InitialCluster != "spotstream-1=http://10.0.0.1:2380,spotstream-2=http://10.0.0.2:2380,spotstream-3=http://10.0.0.3:2380" {
 			t.Errorf("initial cluster %q", c.InitialCluster)
+		}
+		if b.OffsetsTopicReplicationFactor != 3 {
+			t.Errorf("offsets.topic.replication.factor %d in a three-member cluster, want Kafka's 3", b.OffsetsTopicReplicationFactor)
 		}
 		if !slices.Equal(c.ListenClientURLs, []string{"http://10.0.0.2:2379"}) {
 			t.Errorf("client URLs %q", c.ListenClientURLs)

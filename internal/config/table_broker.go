@@ -168,7 +168,7 @@ var brokerKeys = []Key{
 	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", rule: atLeast(1), group: groupGroups,
 		Doc: "Partition count of __consumer_offsets. It cannot change once the topic exists."},
 	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", rule: atLeast(1), group: groupGroups,
-		Doc: "Replication factor of __consumer_offsets. As in Kafka, the topic is not created until this many brokers are alive; set it to 1 for a single-broker cluster."},
+		Doc: "Replication factor of __consumer_offsets. As in Kafka, the topic is not created until this many brokers are alive (FindCoordinator answers COORDINATOR_NOT_AVAILABLE meanwhile). Unset on a broker running its own single-member etcd (no coordinator.endpoints, no coordinator.initial.cluster), it is 1: that cluster has one broker by construction."},
 	{Name: "offsets.retention.minutes", Type: Int, Default: "10080", rule: atLeast(1), group: groupGroups,
 		Doc: "How long the committed offsets of an empty group are kept."},
 	{Name: "offsets.retention.check.interval.ms", Type: Long, Default: "600000", rule: atLeast(1), group: groupGroups,

@@ -154,3 +154,66 @@ func TestTruncateRecomputesMaxTimestamp(t *testing.T) {
 		t.Fatalf("OffsetForTimestamp(501) = %d %d %v %v", off, ts, ok, err)
 	}
 }
+
+func TestDeleteSegmentsBefore(t *testing.T) {
+	batchSize := len(makeBatch(t, 2, 100, 0))
+	perSeg := int64(4096 / batchSize) // batches per segment
+	tests := []struct {
+		name      string
+		offset    int64
+		wantStart int64
+	}{
+		{"below the second segment keeps all", 2*perSeg - 1, 0},
+		{"at the second segment drops the first", 2 * perSeg, 2 * perSeg},
+		{"inside the third drops two", 4*perSeg + 3, 4 * perSeg},
+		{"past the end keeps the active segment", 1000, 8 * perSeg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := mustOpen(t, dir, testConfig())
+			data := appendBatches(t, l, 60, 2, 100) // 120 records, 5 segments
+			if err := l.Epochs().Assign(1, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Epochs().Assign(2, 4*perSeg+2); err != nil {
+				t.Fatal(err)
+			}
+			start, err := l.DeleteSegmentsBefore(tt.offset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if start != tt.wantStart || l.StartOffset() != tt.wantStart {
+				t.Fatalf("start %d (StartOffset %d), want %d", start, l.StartOffset(), tt.wantStart)
+			}
+			if bases := segmentBases(t, dir); bases[0] != tt.wantStart {
+				t.Fatalf("segment files start at %d, want %d", bases[0], tt.wantStart)
+			}
+			wantData := data[tt.wantStart/2*int64(batchSize):]
+			if got := readAll(t, l, 1<<20); !bytes.Equal(got, wantData) {
+				t.Fatalf("read %d bytes after deletion, want %d", len(got), len(wantData))
+			}
+			if l.Size() != int64(len(wantData)) {
+				t.Fatalf("size %d, want %d", l.Size(), len(wantData))
+			}
+			if _, err := l.Read(tt.wantStart-1, 1<<20, 0); tt.wantStart > 0 && !errors.Is(err, ErrOffsetOutOfRange) {
+				t.Fatalf("read below the start: %v, want ErrOffsetOutOfRange", err)
+			}
+			wantEpochs := []EpochEntry{{1, tt.wantStart}, {2, 4*perSeg + 2}}
+			if tt.wantStart > 4*perSeg+2 {
+				wantEpochs = []EpochEntry{{2, tt.wantStart}}
+			}
+			if got := l.Epochs().Entries(); !slices.Equal(got, wantEpochs) {
+				t.Fatalf("epoch entries %v, want %v", got, wantEpochs)
+			}
+			// The deletion survives a reopen.
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l = mustOpen(t, dir, testConfig())
+			if l.StartOffset() != tt.wantStart || l.EndOffset() != 120 {
+				t.Fatalf("reopened: start %d end %d, want %d and 120", l.StartOffset(), l.EndOffset(), tt.wantStart)
+			}
+		})
+	}
+}

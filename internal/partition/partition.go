@@ -436,3 +436,17 @@ func (p *Partition) Delete() error {
 	defer p.appendMu.Unlock()
 	return p.log.Delete()
 }
+
+// DeleteSegmentsBefore gives back the space of the segments below offset
+// (clamped to the high watermark, so nothing unacknowledged goes) and
+// returns the new log start offset.
+func (p *Partition) DeleteSegmentsBefore(offset int64) (int64, error) {
+	start, err := p.log.DeleteSegmentsBefore(min(offset, p.hw.Load()))
+	if err != nil {
+		return start, fmt.Errorf("partition %s: %w", p.id, err)
+	}
+	return start, nil
+}
+
+// LogSize returns the bytes of batches in the log.
+func (p *Partition) LogSize() int64 { return p.log.Size() }
