@@ -2,6 +2,7 @@
 //
 //	spotstream serve [server.properties] [--override key=value ...]
 //	spotstream bench produce|consume [flags]
+//	spotstream group list|describe|reset-offsets|delete [arguments]
 package main
 
 import (
@@ -14,6 +15,7 @@ const usage = `usage: spotstream <command> [arguments]
 commands:
   serve    run a broker: spotstream serve [server.properties] [--override key=value ...]
   bench    measure produce or consume throughput and latency against any Kafka cluster
+  group    list, describe, reset the offsets of, or delete consumer groups of any Kafka cluster
 
 Run 'spotstream <command> -h' for a command's flags.
 `
@@ -29,6 +31,8 @@ func main() {
 		err = serve(args)
 	case "bench":
 		err = bench(args)
+	case "group":
+		err = group(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -89,6 +89,9 @@ func (b *Broker) produceOne(r *kmsg.ProduceRequest, topic string, rp kmsg.Produc
 	if r.TransactionID != nil {
 		return nil, none, kerrf(kerr.TransactionalIDAuthorizationFailed, "transactions are not supported")
 	}
+	if isInternalTopic(topic) {
+		return nil, none, kerrf(kerr.InvalidTopicException, "cannot produce to internal topic %q", topic)
+	}
 	p, err := b.leaderPartition(topic, rp.Partition)
 	if err != nil {
 		return nil, none, err

@@ -24,7 +24,9 @@ func (b *Broker) handleMetadata(req *wire.Request) wire.Reply {
 	var missing []string
 	if r.Topics != nil && (r.Version < 4 || r.AllowAutoTopicCreation) && b.cfg.AutoCreateTopics {
 		for _, rt := range r.Topics {
-			if rt.Topic != nil && snap.Topics[*rt.Topic] == nil && validTopicName(*rt.Topic) == nil {
+			// Internal topics are created by their owners, with their own
+			// settings, never by a metadata request.
+			if rt.Topic != nil && snap.Topics[*rt.Topic] == nil && validTopicName(*rt.Topic) == nil && !isInternalTopic(*rt.Topic) {
 				missing = append(missing, *rt.Topic)
 			}
 		}

@@ -59,6 +59,9 @@ func (b *Broker) deleteTopic(ctx context.Context, rt kmsg.DeleteTopicsRequestTop
 		}
 		name = t.Name
 	}
+	if isInternalTopic(name) {
+		return name, kerrf(kerr.InvalidTopicException, "cannot delete internal topic %q", name)
+	}
 	rev, err := b.store.DeleteTopic(ctx, name)
 	if err != nil {
 		return name, fmt.Errorf("deleting topic %q: %w", name, err)

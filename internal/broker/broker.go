@@ -27,6 +27,7 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/groupcoord"
 	"github.com/spotstream/spotstream/internal/replica"
 	"github.com/spotstream/spotstream/internal/wire"
 )
@@ -42,6 +43,7 @@ type Broker struct {
 	store       *cluster.Store
 	meta        *cluster.Cache
 	replicas    *replica.Manager
+	groups      *groupcoord.Coordinator
 	producerIDs *producerIDs
 	metrics     *metrics
 
@@ -177,7 +179,8 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("broker: loading metadata: %w", err)
 	}
 
-	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log}); err != nil {
+	b.groups = b.newGroupCoordinator()
+	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log, Leadership: b.groups}); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	replicaCtx, stopReplicas := context.WithCancel(context.Background())
@@ -196,6 +199,20 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	if err := b.replicas.WaitApplied(ctx, b.meta.Load().Revision); err != nil {
 		return fmt.Errorf("broker: opening replicas: %w", err)
 	}
+	// The group coordinator stops before the replicas close, so that
+	// waiting group requests end with NOT_COORDINATOR rather than with
+	// closed partitions under them.
+	groupsCtx, stopGroups := context.WithCancel(context.Background())
+	groupsDone := make(chan struct{})
+	go func() {
+		defer close(groupsDone)
+		b.groups.Run(groupsCtx)
+	}()
+	cleanup = append(cleanup, func() {
+		stopGroups()
+		<-groupsDone
+		b.groups.Close()
+	})
 
 	if b.cfg.MetricsListener != "" {
 		stop, err := b.serveMetrics(b.cfg.MetricsListener)

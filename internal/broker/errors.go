@@ -8,6 +8,8 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/group"
+	"github.com/spotstream/spotstream/internal/groupcoord"
 	"github.com/spotstream/spotstream/internal/log"
 	"github.com/spotstream/spotstream/internal/partition"
 	"github.com/spotstream/spotstream/internal/placement"
@@ -49,6 +51,23 @@ var errorTable = []struct {
 	{cluster.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
 	{placement.ErrNotEnoughBrokers, kerr.InvalidReplicationFactor},
 	{config.ErrInvalidConfig, kerr.InvalidConfig},
+	{groupcoord.ErrLoading, kerr.CoordinatorLoadInProgress},
+	{group.ErrNotCoordinator, kerr.NotCoordinator},
+	{group.ErrCoordinatorLoadInProgress, kerr.CoordinatorLoadInProgress},
+	{group.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{group.ErrUnknownMemberID, kerr.UnknownMemberID},
+	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{group.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{group.ErrFencedInstanceID, kerr.FencedInstanceID},
+	{group.ErrInconsistentProtocol, kerr.InconsistentGroupProtocol},
+	{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{group.ErrGroupMaxSize, kerr.GroupMaxSizeReached},
+	{group.ErrGroupIDNotFound, kerr.GroupIDNotFound},
+	{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+	{group.ErrInvalidGroupID, kerr.InvalidGroupID},
+	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
+	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 }
 
 // kafkaError returns the Kafka error for err; unknown errors are

@@ -37,6 +37,22 @@ type Config struct {
 	// configurations.
 	Broker *config.Broker
 	Logger *slog.Logger
+	// Leadership, if set, learns when a local replica starts or stops
+	// leading: the group coordinator serves the partitions of
+	// __consumer_offsets this broker leads.
+	Leadership LeadershipObserver
+}
+
+// LeadershipObserver is told about leadership changes of local replicas.
+// Its methods are called from the goroutine that applies metadata, so they
+// must not block.
+type LeadershipObserver interface {
+	// BecameLeader is called after p became leader (or moved to a new
+	// leader epoch).
+	BecameLeader(p *partition.Partition)
+	// StoppedLeading is called before p is closed or deleted, or after it
+	// stopped leading.
+	StoppedLeading(p *partition.Partition)
 }
 
 // logDir is one of log.dirs with its group-commit loop.
@@ -213,6 +229,9 @@ func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.
 				return err
 			}
 			m.log.Info("leading partition", "partition", id.String(), "epoch", ps.LeaderEpoch)
+			if m.cfg.Leadership != nil {
+				m.cfg.Leadership.BecameLeader(h.p)
+			}
 		}
 	}
 	return nil
@@ -254,6 +273,9 @@ func (m *Manager) remove(id partition.ID) {
 	m.mu.Unlock()
 	if h == nil {
 		return
+	}
+	if m.cfg.Leadership != nil {
+		m.cfg.Leadership.StoppedLeading(h.p)
 	}
 	if err := h.p.Delete(); err != nil {
 		m.log.Error("deleting replica", "partition", id.String(), "err", err)
@@ -328,6 +350,9 @@ func (m *Manager) Close() error {
 	defer m.mu.Unlock()
 	var errs []error
 	for id, h := range m.parts {
+		if m.cfg.Leadership != nil {
+			m.cfg.Leadership.StoppedLeading(h.p)
+		}
 		if err := h.p.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("replica %s: %w", id, err))
 		}

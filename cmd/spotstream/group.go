@@ -1,0 +1,338 @@
+package main
+
+// This file holds "spotstream group": its dispatch, what the subcommands
+// share (flags, the admin client, error hints) and "group list". The other
+// subcommands are in group_describe.go, group_reset.go and group_delete.go.
+//
+// Like bench, the tool speaks only the Kafka protocol, through franz-go's
+// kadm, so it administers the consumer groups of any Kafka-compatible
+// cluster. Each subcommand is split the same way: a thin function that calls
+// kadm and hands the results, as kadm's own structs, to pure functions that
+// compute and format. The pure half is what the tests cover, as it can be
+// fed results built by hand.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const groupUsage = `usage: spotstream group <subcommand> [arguments]
+
+  list            list the consumer groups: state, protocol type, members
+  describe        show a group's partitions, committed offsets and lag, or
+                  with --members its members and their assignments
+  reset-offsets   plan, and with --execute commit, new offsets for a group
+                  that has no active members
+  delete          delete groups that have no active members
+
+Run 'spotstream group <subcommand> -h' for flags.
+`
+
+// groupClientID is the client id the group tool presents to brokers, so
+// that their logs tell it apart from consumers.
+const groupClientID = "spotstream-group"
+
+// group runs "spotstream group <subcommand> [arguments]".
+func group(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runGroup(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runGroup dispatches to a group subcommand.
+func runGroup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, groupUsage)
+		return errors.New("missing subcommand")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "list":
+		return groupList(ctx, rest, stdout, stderr)
+	case "describe":
+		return groupDescribe(ctx, rest, stdout, stderr)
+	case "reset-offsets":
+		return groupResetOffsets(ctx, rest, stdout, stderr)
+	case "delete":
+		return groupDelete(ctx, rest, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, groupUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, groupUsage)
+		return fmt.Errorf("unknown subcommand %q", sub)
+	}
+}
+
+// groupConn holds the flags every group subcommand has: where the cluster
+// is and how long to wait for it.
+type groupConn struct {
+	brokers string
+	timeout time.Duration
+}
+
+// defaultGroupConn returns the connection flags' defaults.
+func defaultGroupConn() groupConn {
+	return groupConn{brokers: "127.0.0.1:9092", timeout: 30 * time.Second}
+}
+
+// register defines the connection flags on fs.
+func (c *groupConn) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.brokers, "brokers", c.brokers, "comma-separated seed brokers, host:port")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up when the cluster has not answered within this long")
+}
+
+// validate checks the connection flags.
+func (c *groupConn) validate() error {
+	if len(splitBrokers(c.brokers)) == 0 {
+		return errors.New("--brokers: no broker given")
+	}
+	if c.timeout <= 0 {
+		return errors.New("--timeout: must be positive")
+	}
+	return nil
+}
+
+// connect returns an admin client for the cluster and a context bounded by
+// --timeout: franz-go retries an unreachable cluster for as long as the
+// context lets it, so without a bound a wrong --brokers would hang.
+func (c *groupConn) connect(ctx context.Context) (*kadm.Client, context.Context, context.CancelFunc, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(splitBrokers(c.brokers)...), kgo.ClientID(groupClientID))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("new client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
+}
+
+// explainTimeout turns the context error of a cluster that never answered
+// into one that says so; other errors pass through.
+func (c *groupConn) explainTimeout(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from %s within %v (--brokers, --timeout): %w", c.brokers, c.timeout, err)
+	}
+	return err
+}
+
+// newGroupFlagSet returns a flag set for a group subcommand that reports
+// errors instead of exiting and prints synopsis above the flag list on -h.
+func newGroupFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("group "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterspersed parses args, in which flags and positional arguments
+// may be mixed, and returns the positional ones. The flag package stops at
+// the first positional argument; but "group describe g --members" should
+// work as kafka-consumer-groups users expect, so parsing resumes after each
+// one. A "--" ends the flags: everything after it is positional, which is
+// how to name a group that starts with "-".
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := args[:len(args)-len(rest)]; len(consumed) > 0 && consumed[len(consumed)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// groupHints says, for the Kafka errors an operator meets with this tool,
+// what they mean for the group, in the operator's terms. It is a list, not
+// a map, so that the first match is always the same one.
+var groupHints = []struct {
+	err  error
+	hint string
+}{
+	{kerr.NonEmptyGroup, "group has active members"},
+	{kerr.GroupIDNotFound, "group does not exist"},
+	// A commit from outside the group, which has no member id or
+	// generation, gets these while the group has members.
+	{kerr.UnknownMemberID, "group has active members; stop them first"},
+	{kerr.IllegalGeneration, "group has active members; stop them first"},
+	{kerr.RebalanceInProgress, "group has active members; stop them first"},
+	{kerr.StaleMemberEpoch, "group has active members; stop them first"},
+	{kerr.FencedInstanceID, "group has active members; stop them first"},
+	{kerr.GroupAuthorizationFailed, "not authorized to access the group"},
+	{kerr.TopicAuthorizationFailed, "not authorized to access the topic"},
+}
+
+// explain prefixes err with its hint, if it has one.
+func explain(err error) error {
+	for _, h := range groupHints {
+		if errors.Is(err, h.err) {
+			return fmt.Errorf("%s (%w)", h.hint, err)
+		}
+	}
+	return err
+}
+
+// dash returns s, or "-" if s is empty, so that table columns stay aligned
+// and a blank is visibly "nothing".
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// newTable returns a tabwriter for the aligned tables of the group tool.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+const listSynopsis = `usage: spotstream group list [flags]
+
+List the consumer groups of the cluster, sorted by name: their state,
+protocol type ("consumer" for Kafka consumers, "connect" for Kafka Connect)
+and number of members. MEMBERS is "-" for a group that could not be
+described, such as a group of the KIP-848 consumer protocol.
+
+Flags (-flag and --flag both work):
+`
+
+// listOptions are the flags of "spotstream group list".
+type listOptions struct {
+	conn groupConn
+	json bool
+}
+
+// parseListOptions parses the command line of "group list".
+func parseListOptions(args []string, stderr io.Writer) (listOptions, error) {
+	o := listOptions{conn: defaultGroupConn()}
+	fs := newGroupFlagSet("list", listSynopsis, stderr)
+	o.conn.register(fs)
+	fs.BoolVar(&o.json, "json", false, "print one JSON object per group instead of the table")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	return o, o.conn.validate()
+}
+
+// groupList runs "spotstream group list".
+func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseListOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	adm, ctx, done, err := o.conn.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	// A broker that does not answer leaves its groups out; the rest are
+	// still worth printing, followed by the error.
+	listed, listErr := adm.ListGroups(ctx)
+	if listErr != nil && len(listed) == 0 {
+		return o.conn.explainTimeout(fmt.Errorf("list groups: %w", listErr))
+	}
+	var described kadm.DescribedGroups
+	if len(listed) > 0 {
+		// Describing is only for the member counts; without them the list
+		// is still useful, so a failure shows as "-".
+		described, _ = adm.DescribeGroups(ctx, listed.Groups()...)
+	}
+	if err := printGroupList(stdout, groupListRows(listed, described), o.json); err != nil {
+		return err
+	}
+	if listErr != nil {
+		return fmt.Errorf("list groups: some brokers did not answer: %w", listErr)
+	}
+	return nil
+}
+
+// groupListRow is one line of "group list".
+type groupListRow struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+	Members      int    `json:"members"` // -1: the group could not be described
+}
+
+// groupListRows joins the listed groups with their descriptions, sorted by
+// name. The described state wins, being the more recent.
+func groupListRows(listed kadm.ListedGroups, described kadm.DescribedGroups) []groupListRow {
+	rows := make([]groupListRow, 0, len(listed))
+	for _, l := range listed.Sorted() {
+		row := groupListRow{Group: l.Group, State: l.State, ProtocolType: l.ProtocolType, Members: -1}
+		if d, ok := described[l.Group]; ok && d.Err == nil {
+			row.Members = len(d.Members)
+			row.State = d.State
+			if d.ProtocolType != "" {
+				row.ProtocolType = d.ProtocolType
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// printGroupList prints the rows as a table, or as one JSON object a line.
+func printGroupList(w io.Writer, rows []groupListRow, asJSON bool) error {
+	if asJSON {
+		for _, r := range rows {
+			if err := writeJSON(w, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tMEMBERS")
+	for _, r := range rows {
+		members := "-"
+		if r.Members >= 0 {
+			members = fmt.Sprint(r.Members)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Group, dash(r.State), dash(r.ProtocolType), members)
+	}
+	return tw.Flush()
+}
+
+// sortedPartitions returns the keys of a partition map in order.
+func sortedPartitions[V any](ps map[int32]V) []int32 {
+	out := make([]int32, 0, len(ps))
+	for p := range ps {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// joinPartitions formats partitions as "0,1,2".
+func joinPartitions(ps []int32) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ",")
+}
