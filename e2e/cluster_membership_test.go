@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// TestClusterRackAwarePlacement runs 6 brokers in 3 racks and creates a
+// topic with replication factor 3: every partition's replicas span the 3
+// racks, leaders are spread evenly, and Metadata reports each broker's rack.
+func TestClusterRackAwarePlacement(t *testing.T) {
+	racks := []string{"us-east-1a", "us-east-1b", "us-east-1c"}
+	c := startCluster(t, 6, racks)
+	addr := c.brokers[0].Addr()
+	c.waitBrokers(addr, 0, 1, 2, 3, 4, 5)
+
+	adm := kadm.NewClient(newClient(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := topicName(t)
+	resp, err := adm.CreateTopic(ctx, 12, 3, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.metadata(addr)
+	rackOf := map[int32]string{}
+	for _, b := range m.Brokers {
+		if b.Rack == nil {
+			t.Fatalf("broker %d has no rack in Metadata", b.NodeID)
+		}
+		rackOf[b.NodeID] = *b.Rack
+	}
+	if rackOf[0] != racks[0] || rackOf[1] != racks[1] || rackOf[5] != racks[2] {
+		t.Fatalf("racks in Metadata %v, want broker i in racks[i%%3]", rackOf)
+	}
+	leaders := map[int32]int{}
+	for _, p := range m.Topics[topic].Partitions {
+		seen := map[string]bool{}
+		for _, r := range p.Replicas {
+			seen[rackOf[r]] = true
+		}
+		if len(p.Replicas) != 3 || len(seen) != 3 {
+			t.Errorf("partition %d: replicas %v span racks %v, want 3 racks", p.Partition, p.Replicas, seen)
+		}
+		leaders[p.Leader]++
+	}
+	for id := range int32(6) {
+		if leaders[id] != 2 {
+			t.Errorf("broker %d leads %d of 12 partitions, want 2 (leaders %v)", id, leaders[id], leaders)
+		}
+	}
+}
+
+// TestClusterBrokerIDs checks how brokers claim ids: a broker restarted on
+// its data directory comes back with its id (from meta.properties), and a
+// broker started on an empty directory claims the lowest free id.
+func TestClusterBrokerIDs(t *testing.T) {
+	c := startCluster(t, 3, nil, "broker.session.timeout.ms=3000")
+	addr := c.brokers[0].Addr()
+	c.waitBrokers(addr, 0, 1, 2)
+
+	// SIGKILL broker 1 and restart it on the same directory at once: it
+	// reclaims id 1 without waiting for its old registration to expire.
+	c.brokers[1].kill()
+	c.brokers[1].restart()
+	c.waitBrokers(addr, 0, 1, 2)
+	if id := brokerIDAt(t, c.brokers[1].Addr()); id != 1 {
+		t.Fatalf("restarted broker has id %d, want 1", id)
+	}
+
+	// SIGKILL broker 1 for good; once its lease expires a new broker on an
+	// empty directory takes the lowest free id, 1, not 3.
+	c.brokers[1].kill()
+	c.waitBrokers(addr, 0, 2)
+	p := c.add()
+	c.waitBrokers(addr, 0, 1, 2)
+	if id := brokerIDAt(t, p.Addr()); id != 1 {
+		t.Fatalf("new broker claimed id %d, want the lowest free id 1", id)
+	}
+}
+
+// brokerIDAt returns the id of the broker listening at addr, from the
+// broker list of its own Metadata answer.
+func brokerIDAt(t *testing.T, addr string) int32 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := kadm.NewClient(newClient(t, addr)).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range m.Brokers {
+		if b.Host+":"+itoa(b.Port) == addr {
+			return b.NodeID
+		}
+	}
+	t.Fatalf("no broker in the metadata listens at %s: %v", addr, m.Brokers)
+	return -1
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }

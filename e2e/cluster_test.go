@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/spotstream/spotstream/internal/cluster/clustertest"
+)
+
+// testCluster is brokers running as separate processes that coordinate
+// through one external etcd (the test binary's clustertest member), the way
+// a production cluster with an external etcd runs. Later tests build on it:
+// kill, pause and restart brokers, add new ones.
+type testCluster struct {
+	t         *testing.T
+	endpoints string
+	namespace string
+	overrides []string // for every broker
+	brokers   []*process
+}
+
+// startCluster starts n brokers; racks, if given, assigns broker i the
+// rack racks[i%len(racks)]. Brokers claim ids 0..n-1 in start order.
+func startCluster(t *testing.T, n int, racks []string, overrides ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{
+		t:         t,
+		endpoints: strings.Join(clustertest.Etcd(t), ","),
+		namespace: clustertest.Namespace(t),
+		overrides: overrides,
+	}
+	for i := range n {
+		var extra []string
+		if len(racks) > 0 {
+			extra = append(extra, "broker.rack="+racks[i%len(racks)])
+		}
+		c.add(extra...)
+	}
+	return c
+}
+
+// add starts one more broker on an empty data directory.
+func (c *testCluster) add(overrides ...string) *process {
+	c.t.Helper()
+	all := append([]string{
+		"coordinator.endpoints=" + c.endpoints,
+		"coordinator.namespace=" + c.namespace,
+	}, c.overrides...)
+	p := startProcess(c.t, append(all, overrides...)...)
+	c.brokers = append(c.brokers, p)
+	return p
+}
+
+// bootstrap returns every broker's address, for client seed lists.
+func (c *testCluster) bootstrap() []string {
+	var addrs []string
+	for _, p := range c.brokers {
+		addrs = append(addrs, p.Addr())
+	}
+	return addrs
+}
+
+// pause stops broker i without killing it (SIGSTOP): it holds its sockets
+// and files but answers nothing, like a machine that froze.
+func (c *testCluster) pause(i int) { c.brokers[i].signal(syscall.SIGSTOP) }
+
+// resume continues a paused broker.
+func (c *testCluster) resume(i int) { c.brokers[i].signal(syscall.SIGCONT) }
+
+// metadata returns the cluster's metadata as a client sees it, from any
+// live broker.
+func (c *testCluster) metadata(addr string) kadm.Metadata {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := kadm.NewClient(newClient(c.t, addr)).Metadata(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m
+}
+
+// waitBrokers waits until the metadata from addr lists exactly ids.
+func (c *testCluster) waitBrokers(addr string, ids ...int32) {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m := c.metadata(addr)
+		got := fmt.Sprint(m.Brokers.NodeIDs())
+		if got == fmt.Sprint(ids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("brokers %s, want %v", got, ids)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
