@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -55,6 +57,27 @@ func TestClusterRackAwarePlacement(t *testing.T) {
 		if leaders[id] != 2 {
 			t.Errorf("broker %d leads %d of 12 partitions, want 2 (leaders %v)", id, leaders[id], leaders)
 		}
+	}
+
+	// The operator's view agrees.
+	out, err := exec.Command(spotstreamBinary(t), "cluster", "status", "--json", "--brokers", addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("spotstream cluster status: %v\n%s", err, out)
+	}
+	var status struct {
+		Brokers []struct {
+			ID    int32  `json:"id"`
+			Rack  string `json:"rack"`
+			State string `json:"state"`
+		} `json:"brokers"`
+		Partitions int `json:"partitions"`
+		Offline    int `json:"offline"`
+	}
+	if err := json.Unmarshal(out, &status); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(status.Brokers) != 6 || status.Brokers[4].Rack != racks[1] || status.Brokers[4].State != "running" || status.Offline != 0 || status.Partitions < 12 {
+		t.Errorf("cluster status: %s", out)
 	}
 }
 

@@ -77,26 +77,26 @@ func runGroup(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 }
 
-// groupConn holds the flags every group subcommand has: where the cluster
-// is and how long to wait for it.
-type groupConn struct {
+// adminConn holds the flags every admin subcommand (group, cluster) has:
+// where the cluster is and how long to wait for it.
+type adminConn struct {
 	brokers string
 	timeout time.Duration
 }
 
-// defaultGroupConn returns the connection flags' defaults.
-func defaultGroupConn() groupConn {
-	return groupConn{brokers: "127.0.0.1:9092", timeout: 30 * time.Second}
+// defaultAdminConn returns the connection flags' defaults.
+func defaultAdminConn() adminConn {
+	return adminConn{brokers: "127.0.0.1:9092", timeout: 30 * time.Second}
 }
 
 // register defines the connection flags on fs.
-func (c *groupConn) register(fs *flag.FlagSet) {
+func (c *adminConn) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.brokers, "brokers", c.brokers, "comma-separated seed brokers, host:port")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up when the cluster has not answered within this long")
 }
 
 // validate checks the connection flags.
-func (c *groupConn) validate() error {
+func (c *adminConn) validate() error {
 	if len(splitBrokers(c.brokers)) == 0 {
 		return errors.New("--brokers: no broker given")
 	}
@@ -109,7 +109,7 @@ func (c *groupConn) validate() error {
 // connect returns an admin client for the cluster and a context bounded by
 // --timeout: franz-go retries an unreachable cluster for as long as the
 // context lets it, so without a bound a wrong --brokers would hang.
-func (c *groupConn) connect(ctx context.Context) (*kadm.Client, context.Context, context.CancelFunc, error) {
+func (c *adminConn) connect(ctx context.Context) (*kadm.Client, context.Context, context.CancelFunc, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(splitBrokers(c.brokers)...), kgo.ClientID(groupClientID))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("new client: %w", err)
@@ -120,17 +120,17 @@ func (c *groupConn) connect(ctx context.Context) (*kadm.Client, context.Context,
 
 // explainTimeout turns the context error of a cluster that never answered
 // into one that says so; other errors pass through.
-func (c *groupConn) explainTimeout(err error) error {
+func (c *adminConn) explainTimeout(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("no answer from %s within %v (--brokers, --timeout): %w", c.brokers, c.timeout, err)
 	}
 	return err
 }
 
-// newGroupFlagSet returns a flag set for a group subcommand that reports
+// newAdminFlagSet returns a flag set for an admin subcommand that reports
 // errors instead of exiting and prints synopsis above the flag list on -h.
-func newGroupFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("group "+name, flag.ContinueOnError)
+func newAdminFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), synopsis)
@@ -219,14 +219,14 @@ Flags (-flag and --flag both work):
 
 // listOptions are the flags of "spotstream group list".
 type listOptions struct {
-	conn groupConn
+	conn adminConn
 	json bool
 }
 
 // parseListOptions parses the command line of "group list".
 func parseListOptions(args []string, stderr io.Writer) (listOptions, error) {
-	o := listOptions{conn: defaultGroupConn()}
-	fs := newGroupFlagSet("list", listSynopsis, stderr)
+	o := listOptions{conn: defaultAdminConn()}
+	fs := newAdminFlagSet("group list", listSynopsis, stderr)
 	o.conn.register(fs)
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per group instead of the table")
 	if err := parseFlags(fs, args); err != nil {

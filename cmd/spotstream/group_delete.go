@@ -23,14 +23,14 @@ Flags (-flag and --flag both work):
 
 // deleteOptions are the command line of "spotstream group delete".
 type deleteOptions struct {
-	conn   groupConn
+	conn   adminConn
 	groups []string
 }
 
 // parseDeleteOptions parses the command line of "group delete".
 func parseDeleteOptions(args []string, stderr io.Writer) (deleteOptions, error) {
-	o := deleteOptions{conn: defaultGroupConn()}
-	fs := newGroupFlagSet("delete", deleteSynopsis, stderr)
+	o := deleteOptions{conn: defaultAdminConn()}
+	fs := newAdminFlagSet("group delete", deleteSynopsis, stderr)
 	o.conn.register(fs)
 	groups, err := parseInterspersed(fs, args)
 	if err != nil {

@@ -51,7 +51,7 @@ Flags (-flag and --flag both work):
 
 // describeOptions are the command line of "spotstream group describe".
 type describeOptions struct {
-	conn    groupConn
+	conn    adminConn
 	groups  []string
 	members bool
 	json    bool
@@ -59,8 +59,8 @@ type describeOptions struct {
 
 // parseDescribeOptions parses the command line of "group describe".
 func parseDescribeOptions(args []string, stderr io.Writer) (describeOptions, error) {
-	o := describeOptions{conn: defaultGroupConn()}
-	fs := newGroupFlagSet("describe", describeSynopsis, stderr)
+	o := describeOptions{conn: defaultAdminConn()}
+	fs := newAdminFlagSet("group describe", describeSynopsis, stderr)
 	o.conn.register(fs)
 	fs.BoolVar(&o.members, "members", false, "list the members and their assignments instead of the partitions")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per group (members and partitions both) instead of tables")

@@ -83,7 +83,7 @@ type topicSelection struct {
 
 // resetOptions are the command line of "spotstream group reset-offsets".
 type resetOptions struct {
-	conn       groupConn
+	conn       adminConn
 	group      string
 	topics     []topicSelection
 	allTopics  bool
@@ -94,8 +94,8 @@ type resetOptions struct {
 
 // parseResetOptions parses the command line of "group reset-offsets".
 func parseResetOptions(args []string, stderr io.Writer) (resetOptions, error) {
-	o := resetOptions{conn: defaultGroupConn()}
-	fs := newGroupFlagSet("reset-offsets", resetSynopsis, stderr)
+	o := resetOptions{conn: defaultAdminConn()}
+	fs := newAdminFlagSet("group reset-offsets", resetSynopsis, stderr)
 	o.conn.register(fs)
 	fs.Func("topic", "a topic, or `T:P,P...` some of its partitions (repeatable)", func(v string) error {
 		sel, err := parseTopicSelection(v)

@@ -356,7 +356,7 @@ func TestExplain(t *testing.T) {
 }
 
 func TestExplainTimeout(t *testing.T) {
-	c := groupConn{brokers: "k:9092", timeout: 3 * time.Second}
+	c := adminConn{brokers: "k:9092", timeout: 3 * time.Second}
 	err := c.explainTimeout(fmt.Errorf("list: %w", context.DeadlineExceeded))
 	if !strings.Contains(err.Error(), "no answer from k:9092 within 3s") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("explainTimeout: %v", err)

@@ -3,6 +3,7 @@
 //	spotstream serve [server.properties] [--override key=value ...]
 //	spotstream bench produce|consume [flags]
 //	spotstream group list|describe|reset-offsets|delete [arguments]
+//	spotstream cluster status [flags]
 package main
 
 import (
@@ -16,6 +17,7 @@ commands:
   serve    run a broker: spotstream serve [server.properties] [--override key=value ...]
   bench    measure produce or consume throughput and latency against any Kafka cluster
   group    list, describe, reset the offsets of, or delete consumer groups of any Kafka cluster
+  cluster  status: brokers, controller, offline and under-replicated partitions
 
 Run 'spotstream <command> -h' for a command's flags.
 `
@@ -33,6 +35,8 @@ func main() {
 		err = bench(args)
 	case "group":
 		err = group(args)
+	case "cluster":
+		err = cluster(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,261 @@
+package main
+
+// This file holds "spotstream cluster": the operator's view of a cluster's
+// health. Like the group tool it speaks only the Kafka protocol (Metadata
+// and DescribeConfigs through kadm), so it works against any Kafka cluster;
+// the fetching is thin and the judging and printing are pure functions
+// over kadm's structs, which the tests feed by hand.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+const clusterUsage = `usage: spotstream cluster <subcommand> [arguments]
+
+  status   brokers (id, address, rack, state), the controller, and the
+           partitions that are offline, under-replicated or under their
+           min.insync.replicas
+
+Run 'spotstream cluster <subcommand> -h' for flags.
+`
+
+const statusSynopsis = `usage: spotstream cluster status [flags]
+
+Print the cluster's brokers and controller, then every partition that needs
+attention:
+  offline          no leader: nothing can be produced or consumed
+  under-min-isr    fewer in-sync replicas than min.insync.replicas: acks=all
+                   producers get NOT_ENOUGH_REPLICAS
+  under-replicated fewer in-sync replicas than replicas
+A broker that replicas are assigned to but that is not alive is listed as
+"offline". The exit status is 0 even when partitions need attention; use
+--json for scripts.
+
+Flags (-flag and --flag both work):
+`
+
+// cluster runs "spotstream cluster <subcommand> [arguments]".
+func cluster(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runCluster(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runCluster dispatches to a cluster subcommand.
+func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, clusterUsage)
+		return errors.New("missing subcommand")
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "status":
+		return clusterStatus(ctx, rest, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, clusterUsage)
+		return nil
+	default:
+		fmt.Fprint(stderr, clusterUsage)
+		return fmt.Errorf("unknown subcommand %q", sub)
+	}
+}
+
+// statusOptions are the flags of "spotstream cluster status".
+type statusOptions struct {
+	conn adminConn
+	json bool
+}
+
+func parseStatusOptions(args []string, stderr io.Writer) (statusOptions, error) {
+	o := statusOptions{conn: defaultAdminConn()}
+	fs := newAdminFlagSet("cluster status", statusSynopsis, stderr)
+	o.conn.register(fs)
+	fs.BoolVar(&o.json, "json", false, "print the status as one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return o, err
+	}
+	return o, o.conn.validate()
+}
+
+// clusterStatus runs "spotstream cluster status".
+func clusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseStatusOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	adm, ctx, done, err := o.conn.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	meta, err := adm.Metadata(ctx)
+	if err != nil {
+		return o.conn.explainTimeout(fmt.Errorf("metadata: %w", err))
+	}
+	minISR, err := minInsyncReplicas(ctx, adm, meta.Topics.Names())
+	if err != nil {
+		return o.conn.explainTimeout(err)
+	}
+	st := judgeStatus(meta, minISR)
+	if o.json {
+		return writeJSON(stdout, st)
+	}
+	return printStatus(stdout, st)
+}
+
+// minInsyncReplicas returns each topic's effective min.insync.replicas.
+func minInsyncReplicas(ctx context.Context, adm *kadm.Client, topics []string) (map[string]int, error) {
+	out := make(map[string]int, len(topics))
+	if len(topics) == 0 {
+		return out, nil
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("describe topic configs: %w", err)
+	}
+	for _, rc := range configs {
+		if rc.Err != nil {
+			return nil, fmt.Errorf("describe configs of %q: %w", rc.Name, rc.Err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "min.insync.replicas" && c.Value != nil {
+				if n, err := strconv.Atoi(*c.Value); err == nil {
+					out[rc.Name] = n
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// clusterState is the judged status, as printed.
+type clusterState struct {
+	ClusterID    string            `json:"cluster_id"`
+	Controller   int32             `json:"controller"`
+	Brokers      []brokerState     `json:"brokers"`
+	Partitions   int               `json:"partitions"`
+	Offline      int               `json:"offline"`
+	UnderMinISR  int               `json:"under_min_isr"`
+	UnderReplica int               `json:"under_replicated"`
+	Attention    []partitionStatus `json:"attention"` // partitions needing attention, sorted
+}
+
+// brokerState is one broker: alive (in Metadata) or only named by replica
+// assignments.
+type brokerState struct {
+	ID      int32  `json:"id"`
+	Address string `json:"address,omitempty"`
+	Rack    string `json:"rack,omitempty"`
+	State   string `json:"state"` // "running" or "offline"
+}
+
+// partitionStatus is a partition that needs attention.
+type partitionStatus struct {
+	Topic     string  `json:"topic"`
+	Partition int32   `json:"partition"`
+	Leader    int32   `json:"leader"`
+	Replicas  []int32 `json:"replicas"`
+	ISR       []int32 `json:"isr"`
+	MinISR    int     `json:"min_isr"`
+	Status    string  `json:"status"` // offline, under-min-isr, under-replicated
+}
+
+// judgeStatus computes the cluster's status from its metadata and the
+// topics' min.insync.replicas (1 when unknown, Kafka's default).
+func judgeStatus(meta kadm.Metadata, minISR map[string]int) clusterState {
+	st := clusterState{ClusterID: meta.Cluster, Controller: meta.Controller}
+	alive := make(map[int32]bool)
+	for _, b := range meta.Brokers {
+		alive[b.NodeID] = true
+		bs := brokerState{ID: b.NodeID, Address: b.Host + ":" + strconv.Itoa(int(b.Port)), State: "running"}
+		if b.Rack != nil {
+			bs.Rack = *b.Rack
+		}
+		st.Brokers = append(st.Brokers, bs)
+	}
+	offlineBrokers := make(map[int32]bool)
+	for _, t := range meta.Topics.Sorted() {
+		for _, p := range t.Partitions.Sorted() {
+			st.Partitions++
+			for _, r := range p.Replicas {
+				if !alive[r] {
+					offlineBrokers[r] = true
+				}
+			}
+			min := max(minISR[t.Topic], 1)
+			ps := partitionStatus{Topic: t.Topic, Partition: p.Partition, Leader: p.Leader,
+				Replicas: p.Replicas, ISR: p.ISR, MinISR: min}
+			switch {
+			case p.Leader < 0 || !alive[p.Leader]:
+				ps.Status = "offline"
+				st.Offline++
+			case len(p.ISR) < min:
+				ps.Status = "under-min-isr"
+				st.UnderMinISR++
+			case len(p.ISR) < len(p.Replicas):
+				ps.Status = "under-replicated"
+				st.UnderReplica++
+			default:
+				continue
+			}
+			st.Attention = append(st.Attention, ps)
+		}
+	}
+	for id := range offlineBrokers {
+		st.Brokers = append(st.Brokers, brokerState{ID: id, State: "offline"})
+	}
+	slices.SortFunc(st.Brokers, func(a, b brokerState) int { return int(a.ID) - int(b.ID) })
+	return st
+}
+
+// printStatus prints the status as aligned tables.
+func printStatus(w io.Writer, st clusterState) error {
+	fmt.Fprintf(w, "cluster %s, controller %d\n\n", dash(st.ClusterID), st.Controller)
+	tw := newTable(w)
+	fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tSTATE")
+	for _, b := range st.Brokers {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, dash(b.Address), dash(b.Rack), b.State)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d partitions: %d offline, %d under min ISR, %d under-replicated\n",
+		st.Partitions, st.Offline, st.UnderMinISR, st.UnderReplica)
+	if len(st.Attention) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	fmt.Fprintln(tw, "TOPIC\tPARTITION\tLEADER\tREPLICAS\tISR\tMIN-ISR\tSTATUS")
+	for _, p := range st.Attention {
+		leader := strconv.Itoa(int(p.Leader))
+		if p.Leader < 0 {
+			leader = "none"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\n", p.Topic, p.Partition, leader, ids(p.Replicas), ids(p.ISR), p.MinISR, p.Status)
+	}
+	return tw.Flush()
+}
+
+// ids formats broker ids as "1,2,3", or "-" for none.
+func ids(v []int32) string {
+	s := make([]string, len(v))
+	for i, id := range v {
+		s[i] = strconv.Itoa(int(id))
+	}
+	return dash(strings.Join(s, ","))
+}

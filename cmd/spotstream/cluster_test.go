@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+func TestJudgeStatus(t *testing.T) {
+	rack := func(s string) *string { return &s }
+	meta := kadm.Metadata{
+		Cluster:    "c1",
+		Controller: 1,
+		Brokers: kadm.BrokerDetails{
+			{NodeID: 0, Host: "10.0.0.1", Port: 9092, Rack: rack("a")},
+			{NodeID: 1, Host: "10.0.0.2", Port: 9092, Rack: rack("b")},
+		},
+		Topics: kadm.TopicDetails{
+			"t": {Topic: "t", Partitions: kadm.PartitionDetails{
+				0: {Topic: "t", Partition: 0, Leader: 0, Replicas: []int32{0, 1, 2}, ISR: []int32{0, 1, 2}},
+				1: {Topic: "t", Partition: 1, Leader: 1, Replicas: []int32{1, 2, 0}, ISR: []int32{1, 0}},
+				2: {Topic: "t", Partition: 2, Leader: 0, Replicas: []int32{2, 0, 1}, ISR: []int32{0}},
+				3: {Topic: "t", Partition: 3, Leader: -1, Replicas: []int32{2, 1, 0}, ISR: []int32{2}},
+			}},
+			"u": {Topic: "u", Partitions: kadm.PartitionDetails{
+				0: {Topic: "u", Partition: 0, Leader: 1, Replicas: []int32{1}, ISR: []int32{1}},
+			}},
+		},
+	}
+	st := judgeStatus(meta, map[string]int{"t": 2})
+	if st.Partitions != 5 || st.Offline != 1 || st.UnderMinISR != 1 || st.UnderReplica != 1 {
+		t.Fatalf("counts: %+v", st)
+	}
+	var got []string
+	for _, p := range st.Attention {
+		got = append(got, p.Topic+"/"+strconv.Itoa(int(p.Partition))+":"+p.Status)
+	}
+	if want := "t/1:under-replicated t/2:under-min-isr t/3:offline"; strings.Join(got, " ") != want {
+		t.Errorf("attention %v, want %s", got, want)
+	}
+	if len(st.Brokers) != 3 || st.Brokers[2].ID != 2 || st.Brokers[2].State != "offline" || st.Brokers[0].Address != "10.0.0.1:9092" {
+		t.Errorf("brokers %+v, want 0 and 1 running and 2 offline", st.Brokers)
+	}
+
+	var b bytes.Buffer
+	if err := printStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"cluster c1, controller 1",
+		"2       -              -     offline",
+		"5 partitions: 1 offline, 1 under min ISR, 1 under-replicated",
+		"t      3          none    2,1,0     2    2        offline",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
