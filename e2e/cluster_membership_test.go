@@ -129,3 +129,23 @@ func brokerIDAt(t *testing.T, addr string) int32 {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestQuorumClusterSurvivesMemberLoss runs the embedded-quorum layout:
+// brokers 0-2 each host an etcd member, broker 3 is a client. SIGKILL of a
+// member's broker leaves a quorum of two: the cluster still registers
+// brokers and creates topics, and the killed broker rejoins on restart.
+func TestQuorumClusterSurvivesMemberLoss(t *testing.T) {
+	c := startQuorumCluster(t, 4, "broker.session.timeout.ms=3000")
+	addr := c.brokers[3].Addr()
+	c.waitBrokers(addr, 0, 1, 2, 3)
+
+	c.brokers[2].kill()
+	c.waitBrokers(addr, 0, 1, 3)
+	createTopic(t, c.brokers[0].Addr(), topicName(t), 3, nil)
+
+	c.brokers[2].restart()
+	c.waitBrokers(addr, 0, 1, 2, 3)
+	if id := brokerIDAt(t, c.brokers[2].Addr()); id != 2 {
+		t.Fatalf("restarted member broker has id %d, want 2", id)
+	}
+}

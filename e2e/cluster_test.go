@@ -102,3 +102,36 @@ func (c *testCluster) waitBrokers(addr string, ids ...int32) {
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
+
+// startQuorumCluster starts n >= 3 brokers of which the first three each
+// embed a member of the cluster's own etcd (over loopback TCP), the
+// production layout without an external etcd; the others are clients of
+// those three members.
+func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
+	t.Helper()
+	var peers, clients []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("m%d=http://127.0.0.1:%d", i, freePort(t)))
+		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+	}
+	c := &testCluster{t: t, endpoints: strings.Join(clients, ","), namespace: "spotstream", overrides: overrides}
+	for i := range 3 {
+		// Explicit ids: the members start together, so claims would
+		// race for the order.
+		member := append([]string{
+			fmt.Sprintf("broker.id=%d", i),
+			fmt.Sprintf("coordinator.name=m%d", i),
+			"coordinator.initial.cluster=" + strings.Join(peers, ","),
+			"coordinator.listen.client.urls=" + clients[i],
+		}, overrides...)
+		c.brokers = append(c.brokers, launchProcess(t, member...))
+	}
+	// The members form their quorum together; only then can any serve.
+	for _, p := range c.brokers {
+		p.waitReady()
+	}
+	for range n - 3 {
+		c.add()
+	}
+	return c
+}

@@ -84,6 +84,16 @@ type process struct {
 // with the given extra overrides, and waits until it accepts Kafka clients.
 func startProcess(t *testing.T, overrides ...string) *process {
 	t.Helper()
+	p := launchProcess(t, overrides...)
+	p.waitReady()
+	return p
+}
+
+// launchProcess starts `spotstream serve` like startProcess but does not
+// wait for it to serve: brokers that embed the members of one etcd quorum
+// can only become ready together.
+func launchProcess(t *testing.T, overrides ...string) *process {
+	t.Helper()
 	p := &process{t: t, dataDir: t.TempDir(), port: freePort(t)}
 	p.args = []string{"serve",
 		"--override", "listeners=PLAINTEXT://127.0.0.1:" + fmt.Sprint(p.port),
@@ -92,7 +102,7 @@ func startProcess(t *testing.T, overrides ...string) *process {
 	for _, o := range overrides {
 		p.args = append(p.args, "--override", o)
 	}
-	p.start()
+	p.launch()
 	t.Cleanup(func() { p.kill() })
 	return p
 }
@@ -101,6 +111,13 @@ func startProcess(t *testing.T, overrides ...string) *process {
 func (p *process) Addr() string { return fmt.Sprintf("127.0.0.1:%d", p.port) }
 
 func (p *process) start() {
+	p.t.Helper()
+	p.launch()
+	p.waitReady()
+}
+
+// launch starts the process without waiting for it to serve.
+func (p *process) launch() {
 	p.t.Helper()
 	p.mu.Lock()
 	cmd := exec.Command(spotstreamBinary(p.t), p.args...)
@@ -120,7 +137,6 @@ func (p *process) start() {
 		p.mu.Unlock()
 		close(exited)
 	}()
-	p.waitReady()
 }
 
 // waitReady waits until the broker answers a Metadata request.
