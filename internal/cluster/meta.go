@@ -109,6 +109,11 @@ func WriteMeta(dir string, m Meta) error {
 	if m.Lease != 0 {
 		fmt.Fprintf(&b, "coordinator.lease=%x\n", int64(m.Lease))
 	}
+	// A broker writes meta.properties before it opens any replica, so the
+	// directory may not exist yet (log.dirs pointing at a new path).
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cluster: writing %s in %s: %w", MetaFile, dir, err)
+	}
 	if err := writeFileAtomic(dir, MetaFile, []byte(b.String())); err != nil {
 		return fmt.Errorf("cluster: writing %s in %s: %w", MetaFile, dir, err)
 	}

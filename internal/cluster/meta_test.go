@@ -40,6 +40,19 @@ func TestMetaRoundTrip(t *testing.T) {
 	}
 }
 
+// TestWriteMetaNewDirectory: log.dirs may name a directory that does not
+// exist yet; the broker writes meta.properties before opening replicas.
+func TestWriteMetaNewDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "log-dir")
+	want := cluster.Meta{BrokerID: 0, ClusterID: "c"}
+	if err := cluster.WriteMeta(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := cluster.ReadMeta(dir); err != nil || !ok || got != want {
+		t.Fatalf("ReadMeta = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+}
+
 func TestReadMetaKafkaFormat(t *testing.T) {
 	for _, tc := range []struct {
 		content string
