@@ -226,10 +226,29 @@ point the second at it:
     spotstream serve --override listeners=PLAINTEXT://127.0.0.1:9093 --override log.dirs=/tmp/b \
         --override coordinator.endpoints=http://127.0.0.1:2379
 
+A local cluster of four brokers whose first three each embed a member of one
+etcd quorum (the layout without an external etcd: losing any one of the three
+leaves a quorum), and a fourth that is only a client of it:
+
+    IC=m0=http://127.0.0.1:2380,m1=http://127.0.0.1:2480,m2=http://127.0.0.1:2580
+    for i in 0 1 2; do
+      spotstream serve --override broker.id=$i --override listeners=PLAINTEXT://127.0.0.1:909$((i+2)) \
+          --override log.dirs=/tmp/b$i --override coordinator.name=m$i \
+          --override coordinator.initial.cluster=$IC \
+          --override coordinator.listen.client.urls=http://127.0.0.1:2${i}79 &
+    done
+    spotstream serve --override listeners=PLAINTEXT://127.0.0.1:9095 --override log.dirs=/tmp/b3 \
+        --override coordinator.endpoints=http://127.0.0.1:2079,http://127.0.0.1:2179,http://127.0.0.1:2279 &
+    spotstream cluster status --brokers 127.0.0.1:9092
+
+The three members only serve once they have a quorum, so start them together.
+Set ` + "`broker.id`" + ` on members: ids are otherwise claimed in start order.
+
 In production, run etcd on three on-demand machines, one per zone, and set
-` + "`coordinator.endpoints`" + ` on every broker; or embed a member in three brokers with
-` + "`coordinator.initial.cluster`" + `, ` + "`coordinator.name`" + ` and ` + "`coordinator.listen.peer.urls`" + `.
-Several clusters can share one etcd if each has its own ` + "`coordinator.namespace`" + `.
+` + "`coordinator.endpoints`" + ` on every broker; or embed a member in three brokers (one
+per zone) as above, with ` + "`coordinator.listen.peer.urls`" + ` and client URLs on
+addresses the other machines reach. Several clusters can share one etcd if
+each has its own ` + "`coordinator.namespace`" + `.
 
 `
 
