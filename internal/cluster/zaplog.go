@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -67,8 +69,32 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	for k, v := range enc.Fields {
 		attrs = append(attrs, slog.Any(k, v))
 	}
-	c.log.LogAttrs(context.Background(), slogLevel(e.Level), e.Message, attrs...)
+	level := slogLevel(e.Level)
+	if expected(e.Message, enc.Fields) {
+		level = slog.LevelDebug
+	}
+	c.log.LogAttrs(context.Background(), level, e.Message, attrs...)
 	return nil
+}
+
+// expectedErrors are etcd errors that every start or stop of an embedded
+// member logs and that mean nothing is wrong: the listeners' accept loops
+// ending at shutdown, and a new member that has not yet written the term
+// its storage version check looks for. Shown to an operator as warnings,
+// they would teach them to ignore warnings.
+var expectedErrors = []struct{ message, errorContains string }{
+	{"setting up serving from embedded etcd failed.", "closed"},
+	{"failed to update storage version", "missing term information"},
+}
+
+// expected reports whether an etcd error entry is one of expectedErrors.
+func expected(message string, fields map[string]any) bool {
+	for _, x := range expectedErrors {
+		if message == x.message && strings.Contains(fmt.Sprint(fields["error"]), x.errorContains) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *slogCore) Sync() error { return nil }
