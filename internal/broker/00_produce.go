@@ -17,7 +17,7 @@ import (
 // high watermark (acks=all) or the durable offset (acks=1).
 type produceWait struct {
 	p    *partition.Partition
-	next int64
+	res  partition.AppendResult
 	resp *kmsg.ProduceResponseTopicPartition
 }
 
@@ -49,7 +49,7 @@ func (b *Broker) handleProduce(req *wire.Request) wire.Reply {
 			if r.Acks != 0 {
 				// sp stays valid: each topic's partition slice is
 				// allocated once, before any pointer into it is kept.
-				waits = append(waits, produceWait{p: p, next: res.NextOffset, resp: sp})
+				waits = append(waits, produceWait{p: p, res: res, resp: sp})
 			}
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -65,14 +65,16 @@ func (b *Broker) handleProduce(req *wire.Request) wire.Reply {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		for _, w := range waits {
-			var ok bool
-			if r.Acks == -1 {
-				ok = w.p.WaitHighWatermark(ctx, w.next)
-			} else {
-				ok = w.p.WaitDurable(ctx, w.next)
-			}
-			if !ok {
+			// acks=all: the high watermark passed the batch, with at
+			// least min.insync.replicas in sync; acks=1: durable here.
+			err := w.p.WaitAcked(ctx, w.res, r.Acks == -1)
+			switch {
+			case err == nil:
+			case ctx.Err() != nil:
 				w.resp.ErrorCode = kerr.RequestTimedOut.Code
+				w.resp.BaseOffset = -1
+			default:
+				setError(&w.resp.ErrorCode, &w.resp.ErrorMessage, err)
 				w.resp.BaseOffset = -1
 			}
 		}

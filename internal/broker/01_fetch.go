@@ -23,8 +23,17 @@ type fetchPart struct {
 // wait allowed; otherwise it long-polls on the writer goroutine until the
 // high watermark of any requested partition moves enough data in, the wait
 // ends, or the broker shuts down.
+//
+// A fetch from a follower (replica id >= 0) reads up to the log end, not
+// only below the high watermark; its fetch offsets report what the
+// follower holds durably, which advances the high watermark (see
+// partition.ReadReplica). Its long poll wakes when the log end advances.
 func (b *Broker) handleFetch(req *wire.Request) wire.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	replica := r.ReplicaID
+	if r.Version >= 15 {
+		replica = r.ReplicaState.ID
+	}
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	snap := b.meta.Load()
 
@@ -58,21 +67,25 @@ func (b *Broker) handleFetch(req *wire.Request) wire.Reply {
 	}
 
 	maxWait := time.Duration(r.MaxWaitMillis) * time.Millisecond
-	total, failed := b.fillFetch(r, parts)
+	total, failed := b.fillFetch(r, replica, parts)
 	if failed || total >= int(r.MinBytes) || maxWait <= 0 || len(parts) == 0 {
 		return wire.Respond(resp)
 	}
 	return wire.Later(func(ctx context.Context) kmsg.Response {
 		poke := make(chan struct{}, 1)
 		for _, fp := range parts {
-			defer fp.p.SubscribeHighWatermark(poke)()
+			if replica >= 0 {
+				defer fp.p.SubscribeLogEnd(poke)()
+			} else {
+				defer fp.p.SubscribeHighWatermark(poke)()
+			}
 		}
 		timer := time.NewTimer(maxWait)
 		defer timer.Stop()
 		// Data may have arrived between the first read and the
 		// subscription: read again before sleeping.
 		for {
-			if total, failed = b.fillFetch(r, parts); failed || total >= int(r.MinBytes) {
+			if total, failed = b.fillFetch(r, replica, parts); failed || total >= int(r.MinBytes) {
 				return resp
 			}
 			select {
@@ -93,8 +106,9 @@ var noRecords = []byte{}
 
 // fillFetch reads every partition into its response slot and returns the
 // bytes gathered and whether any partition failed (which ends a long poll,
-// as in Kafka).
-func (b *Broker) fillFetch(r *kmsg.FetchRequest, parts []fetchPart) (total int, failed bool) {
+// as in Kafka). replica is the follower's broker id, or -1 for a consumer.
+func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPart) (total int, failed bool) {
+	now := time.Now()
 	budget := int(r.MaxBytes)
 	if r.Version < 3 || budget <= 0 {
 		budget = int(^uint(0) >> 1)
@@ -109,13 +123,30 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, parts []fetchPart) (total int, 
 			continue
 		}
 		limit := min(int(fp.req.PartitionMaxBytes), budget-total)
+		if limit <= 0 && total > 0 && replica >= 0 {
+			// No room for records, but the follower's fetch offset
+			// still counts towards the high watermark and the ISR.
+			res, err := fp.p.ReadReplica(replica, fp.req.FetchOffset, 0, fp.req.CurrentLeaderEpoch, now)
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				failed = true
+			}
+			continue
+		}
 		if limit <= 0 && total > 0 {
 			sp.HighWatermark = fp.p.HighWatermark()
 			sp.LastStableOffset = sp.HighWatermark
 			sp.LogStartOffset = fp.p.LogStartOffset()
 			continue
 		}
-		res, err := fp.p.Read(fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch)
+		var res partition.ReadResult
+		var err error
+		if replica >= 0 {
+			res, err = fp.p.ReadReplica(replica, fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch, now)
+		} else {
+			res, err = fp.p.Read(fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch)
+		}
 		sp.HighWatermark = res.HighWatermark
 		sp.LastStableOffset = res.HighWatermark
 		sp.LogStartOffset = res.LogStartOffset

@@ -27,6 +27,7 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/controller"
 	"github.com/spotstream/spotstream/internal/groupcoord"
 	"github.com/spotstream/spotstream/internal/replica"
 	"github.com/spotstream/spotstream/internal/wire"
@@ -180,7 +181,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	}
 
 	b.groups = b.newGroupCoordinator()
-	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log, Leadership: b.groups}); err != nil {
+	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log, Leadership: b.groups,
+		Store: store, // leaders write ISR changes
+	}); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
 	replicaCtx, stopReplicas := context.WithCancel(context.Background())
@@ -213,6 +216,22 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		<-groupsDone
 		b.groups.Close()
 	})
+	// Every broker campaigns to be the controller; the winner elects
+	// partition leaders. It stops first on shutdown and resigns, so that
+	// another broker takes over while this one drains.
+	ctrl, err := controller.New(controller.Config{Store: store, Cache: b.meta, Session: session, Broker: b.cfg, Logger: b.log})
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
+	ctrlDone := make(chan struct{})
+	go func() {
+		defer close(ctrlDone)
+		if err := ctrl.Run(ctrlCtx); err != nil {
+			b.log.Error("controller stopped", "err", err)
+		}
+	}()
+	cleanup = append(cleanup, func() { stopCtrl(); <-ctrlDone })
 
 	if b.cfg.MetricsListener != "" {
 		stop, err := b.serveMetrics(b.cfg.MetricsListener)

@@ -43,6 +43,8 @@ var errorTable = []struct {
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 	{partition.ErrClosed, kerr.NotLeaderForPartition},
+	{partition.ErrNotEnoughReplicasAfterAppend, kerr.NotEnoughReplicasAfterAppend},
+	{partition.ErrNotFollowing, kerr.NotLeaderForPartition},
 	{producers.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{producers.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{record.ErrCorrupt, kerr.CorruptMessage},

@@ -18,10 +18,15 @@ func sortedTopics(snap *cluster.Snapshot) []*cluster.Topic {
 	return slices.SortedFunc(maps.Values(snap.Topics), func(a, b *cluster.Topic) int { return cmp.Compare(a.Name, b.Name) })
 }
 
-// controllerID is the broker clients send controller requests to. Every
-// broker serves them, so any live broker is right; the lowest id keeps the
-// answer stable across brokers.
+// controllerID is the broker clients send controller requests to: the
+// elected controller. While there is none (between the old controller's
+// lease expiring and the next campaign winning), the lowest live id: every
+// broker still serves the admin requests, and an answer of -1 would stall
+// admin clients for that moment.
 func controllerID(snap *cluster.Snapshot) int32 {
+	if snap.ControllerID >= 0 {
+		return snap.ControllerID
+	}
 	if bs := sortedBrokers(snap); len(bs) > 0 {
 		return bs[0].ID
 	}

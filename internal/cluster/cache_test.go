@@ -9,6 +9,8 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/cluster/clustertest"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // wait waits until the cache reflects rev and returns the snapshot.
@@ -257,5 +259,78 @@ func TestWaitRevisionOutsideNamespace(t *testing.T) {
 	cancel()
 	if err := c.WaitRevision(ctx, resp.Header.Revision+1000); err != context.Canceled {
 		t.Fatalf("WaitRevision with a canceled context: %v", err)
+	}
+}
+
+// TestCacheController: the snapshot names the election's leader, the
+// candidate with the lowest create revision, and follows it as candidates
+// come and go.
+func TestCacheController(t *testing.T) {
+	s := clustertest.Store(t)
+	ctx := testCtx(t)
+	c := runCache(t, s)
+	if snap := c.Load(); snap.ControllerID != -1 || snap.ControllerEpoch != 0 {
+		t.Fatalf("no election: controller %d epoch %d", snap.ControllerID, snap.ControllerEpoch)
+	}
+	session := func() *concurrency.Session {
+		t.Helper()
+		sess, err := concurrency.NewSession(s.Client(), concurrency.WithTTL(30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sess.Close() })
+		return sess
+	}
+	e1 := concurrency.NewElection(session(), s.ControllerKey())
+	if err := e1.Campaign(ctx, cluster.ControllerValue(4)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, func(s *cluster.Snapshot) bool { return s.ControllerID == 4 })
+	epoch := c.Load().ControllerEpoch
+	sess2 := session()
+	// Blocks until the first candidate resigns.
+	go concurrency.NewElection(sess2, s.ControllerKey()).Campaign(ctx, cluster.ControllerValue(2))
+	// The second candidate waits in line: the controller does not change.
+	resp, err := s.Client().Get(ctx, s.ControllerKey()+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	for err == nil && resp.Count < 2 {
+		resp, err = s.Client().Get(ctx, s.ControllerKey()+"/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap := wait(t, c, resp.Header.Revision); snap.ControllerID != 4 || snap.ControllerEpoch != epoch {
+		t.Fatalf("second candidate took over: controller %d epoch %d, want 4 %d", snap.ControllerID, snap.ControllerEpoch, epoch)
+	}
+	if err := e1.Resign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, func(s *cluster.Snapshot) bool { return s.ControllerID == 2 && s.ControllerEpoch > epoch })
+	// A malformed value of the leading candidate leaves the controller
+	// unknown rather than naming a wrong broker.
+	key := fmt.Sprintf("%s/%x", s.ControllerKey(), sess2.Lease())
+	if _, err := s.Client().Put(ctx, key, "junk", clientv3.WithLease(sess2.Lease())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, func(s *cluster.Snapshot) bool { return s.ControllerID == -1 })
+	if _, err := s.Client().Revoke(ctx, sess2.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, func(s *cluster.Snapshot) bool { return s.ControllerID == -1 && s.ControllerEpoch == 0 })
+}
+
+// waitFor waits until the cache publishes a snapshot for which ok holds.
+func waitFor(t *testing.T, c *cluster.Cache, ok func(*cluster.Snapshot) bool) {
+	t.Helper()
+	ctx := testCtx(t)
+	for {
+		ch := c.Changed()
+		if ok(c.Load()) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("condition never held; last snapshot at revision %d", c.Load().Revision)
+		}
 	}
 }

@@ -59,8 +59,12 @@
 //	    The first producer id not yet handed out; brokers take blocks with
 //	    a compare-and-swap ([Store.AllocateProducerIDs]).
 //
-//	controller/...            reserved for the controller election
-//	                          (concurrency.Election keys, one per candidate).
+//	controller/<lease>        {"id":2}
+//	    A candidate of the controller election (concurrency.Election keys,
+//	    one per candidate, under the candidate broker's lease, value from
+//	    [ControllerValue]). The candidate with the lowest create revision
+//	    is the controller: [Snapshot.ControllerID] is its broker id, and
+//	    [Snapshot.ControllerEpoch] that create revision.
 //
 // # Writes
 //

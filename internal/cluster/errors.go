@@ -47,6 +47,10 @@ var (
 	// ErrSessionClosed: the session was closed by its owner.
 	ErrSessionClosed = errors.New("cluster: session closed")
 
+	// ErrConditionFailed: a write's extra conditions did not hold
+	// ([Store.UpdatePartitionIf]); for the controller, it has been deposed.
+	ErrConditionFailed = errors.New("cluster: write condition failed")
+
 	// ErrMalformed: a value in etcd that this version cannot decode.
 	ErrMalformed = errors.New("cluster: malformed value")
 

@@ -18,6 +18,9 @@ const (
 	partitionsDir  = "partitions/"
 	producerIDsKey = "producer-ids"
 	controllerKey  = "controller"
+	// controllerDir holds the election's candidate keys:
+	// concurrency.NewElection appends "/" and the candidate's lease.
+	controllerDir = controllerKey + "/"
 )
 
 // keyspace builds the etcd keys of one namespace.
@@ -52,11 +55,12 @@ func (k keyspace) controller() string  { return k.prefix + controllerKey }
 type keyKind int
 
 const (
-	kindOther keyKind = iota // producer-ids, controller, anything unknown
+	kindOther keyKind = iota // producer-ids, anything unknown
 	kindClusterID
 	kindBroker
 	kindTopic
 	kindPartition
+	kindController // a candidate of the controller election
 )
 
 // parsedKey is a key split into its parts.
@@ -89,6 +93,8 @@ func (k keyspace) parse(key string) parsedKey {
 			return parsedKey{}
 		}
 		return parsedKey{kind: kindTopic, topic: name}
+	case strings.HasPrefix(rel, controllerDir) && len(rel) > len(controllerDir):
+		return parsedKey{kind: kindController}
 	case strings.HasPrefix(rel, partitionsDir):
 		topic, n, ok := strings.Cut(rel[len(partitionsDir):], "/")
 		if !ok || ValidateTopicName(topic) != nil {
@@ -127,6 +133,23 @@ type topicValue struct {
 
 type producerIDsValue struct {
 	Next int64 `json:"next"`
+}
+
+type controllerValue struct {
+	ID int32 `json:"id"`
+}
+
+// ControllerValue returns the value a broker campaigns with in the
+// controller election: its id, which the Cache reads back into
+// Snapshot.ControllerID.
+func ControllerValue(brokerID int32) string { return mustJSON(controllerValue{ID: brokerID}) }
+
+func decodeController(key string, b []byte) (int32, error) {
+	v := controllerValue{ID: -1}
+	if err := json.Unmarshal(b, &v); err != nil || v.ID < 0 {
+		return -1, fmt.Errorf("%w at %s: %q", ErrMalformed, key, b)
+	}
+	return v.ID, nil
 }
 
 func encodeTopic(id [16]byte, partitions int32, configs map[string]string) string {

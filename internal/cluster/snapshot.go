@@ -25,6 +25,25 @@ type Snapshot struct {
 	// Topics and TopicsByID index the same *Topic values.
 	Topics     map[string]*Topic
 	TopicsByID map[[16]byte]*Topic
+	// ControllerID is the broker id of the elected controller: the
+	// candidate of the controller election with the lowest create revision,
+	// which is who concurrency.Election makes leader. -1 when there is no
+	// candidate (or its value cannot be read).
+	ControllerID int32
+	// ControllerEpoch is the create revision of the controller's election
+	// key, 0 when there is none. It grows with every new controller, like
+	// Kafka's controller epoch.
+	ControllerEpoch int64
+
+	// candidates are the election's keys, by key. There is one per broker
+	// at most, so recomputing the controller on each change is cheap.
+	candidates map[string]candidate
+}
+
+// candidate is a key of the controller election.
+type candidate struct {
+	createRev int64
+	id        int32 // -1 if the value is malformed
 }
 
 // Topic is a topic in a Snapshot.
@@ -58,9 +77,11 @@ func (s *Snapshot) Partition(topic string, partition int32) (PartitionState, boo
 
 func emptySnapshot() *Snapshot {
 	return &Snapshot{
-		Brokers:    map[int32]BrokerInfo{},
-		Topics:     map[string]*Topic{},
-		TopicsByID: map[[16]byte]*Topic{},
+		Brokers:      map[int32]BrokerInfo{},
+		Topics:       map[string]*Topic{},
+		TopicsByID:   map[[16]byte]*Topic{},
+		ControllerID: -1,
+		candidates:   map[string]candidate{},
 	}
 }
 
@@ -78,9 +99,10 @@ type builder struct {
 	old  *Snapshot
 	next *Snapshot
 
-	brokersCopied bool
-	topicsCopied  bool
-	touched       map[string]*Topic // topics copied by this builder: modifiable
+	brokersCopied    bool
+	topicsCopied     bool
+	candidatesCopied bool
+	touched          map[string]*Topic // topics copied by this builder: modifiable
 }
 
 func newBuilder(keys keyspace, log *slog.Logger, old *Snapshot) *builder {
@@ -94,6 +116,17 @@ func (b *builder) brokers() map[int32]BrokerInfo {
 		b.brokersCopied = true
 	}
 	return b.next.Brokers
+}
+
+func (b *builder) candidates() map[string]candidate {
+	if !b.candidatesCopied {
+		b.next.candidates = maps.Clone(b.old.candidates)
+		if b.next.candidates == nil {
+			b.next.candidates = map[string]candidate{}
+		}
+		b.candidatesCopied = true
+	}
+	return b.next.candidates
 }
 
 func (b *builder) topics() (map[string]*Topic, map[[16]byte]*Topic) {
@@ -209,6 +242,18 @@ func (b *builder) apply(kv *mvccpb.KeyValue, deleted bool) {
 		byName[t.Name], byID[t.ID] = t, t
 		b.touched[t.Name] = t
 
+	case kindController:
+		if deleted {
+			delete(b.candidates(), key)
+			return
+		}
+		id, err := decodeController(key, kv.Value)
+		if err != nil {
+			// Still a candidate: if it leads, the controller is unknown.
+			b.malformed(key, err)
+		}
+		b.candidates()[key] = candidate{createRev: kv.CreateRevision, id: id}
+
 	case kindPartition:
 		t := b.next.Topics[pk.topic]
 		if t == nil || int(pk.partition) >= len(t.Partitions) {
@@ -238,6 +283,14 @@ func (b *builder) malformed(key string, err error) {
 // finish returns the new snapshot at revision rev.
 func (b *builder) finish(rev int64) *Snapshot {
 	b.next.Revision = rev
+	if b.candidatesCopied {
+		b.next.ControllerID, b.next.ControllerEpoch = -1, 0
+		for _, c := range b.next.candidates {
+			if b.next.ControllerEpoch == 0 || c.createRev < b.next.ControllerEpoch {
+				b.next.ControllerID, b.next.ControllerEpoch = c.id, c.createRev
+			}
+		}
+	}
 	s := b.next
 	b.next = nil // the builder must not modify a published snapshot
 	return s

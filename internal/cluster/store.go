@@ -203,6 +203,18 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, blockSize int64) (int64
 // round, so a conflict costs one round trip. step may return no operations
 // (nothing to do: cas returns a nil response) or an error (returned as is).
 func (s *Store) cas(ctx context.Context, key string, step func(kv *mvccpb.KeyValue) ([]clientv3.Op, error)) (*clientv3.TxnResponse, error) {
+	return s.casIf(ctx, key, nil, step)
+}
+
+// casIf is cas with extra conditions that must hold for the write to apply
+// (the controller's election key, say). When they do not, casIf returns
+// ErrConditionFailed rather than retrying: unlike a conflict on key, a
+// failed condition does not go away by re-reading key.
+//
+// With conditions, each round is a nested transaction, so that one round
+// trip tells the two failures apart: the outer transaction compares conds,
+// the inner one key's revision. Its response is the inner transaction's.
+func (s *Store) casIf(ctx context.Context, key string, conds []clientv3.Cmp, step func(kv *mvccpb.KeyValue) ([]clientv3.Op, error)) (*clientv3.TxnResponse, error) {
 	resp, err := s.client.Get(ctx, key)
 	if err != nil {
 		return nil, err
@@ -219,10 +231,30 @@ func (s *Store) cas(ctx context.Context, key string, step func(kv *mvccpb.KeyVal
 		if err != nil || len(ops) == 0 {
 			return nil, err
 		}
-		tr, err := s.client.Txn(ctx).If(cmp).Then(ops...).Else(clientv3.OpGet(key)).Commit()
+		if len(conds) == 0 {
+			tr, err := s.client.Txn(ctx).If(cmp).Then(ops...).Else(clientv3.OpGet(key)).Commit()
+			if err != nil {
+				return nil, err
+			}
+			if tr.Succeeded {
+				return tr, nil
+			}
+			kvs = tr.Responses[0].GetResponseRange().Kvs
+			continue
+		}
+		outer, err := s.client.Txn(ctx).If(conds...).
+			Then(clientv3.OpTxn([]clientv3.Cmp{cmp}, ops, []clientv3.Op{clientv3.OpGet(key)})).
+			Commit()
 		if err != nil {
 			return nil, err
 		}
+		if !outer.Succeeded {
+			return nil, ErrConditionFailed
+		}
+		tr := (*clientv3.TxnResponse)(outer.Responses[0].GetResponseTxn())
+		// The inner response carries no header; the outer one's revision is
+		// the write's.
+		tr.Header = outer.Header
 		if tr.Succeeded {
 			return tr, nil
 		}

@@ -214,13 +214,23 @@ func (s *Store) UpdateTopicConfigs(ctx context.Context, name string, fn func(con
 // returns an error otherwise). fn's error aborts the update and is returned
 // as is.
 func (s *Store) UpdatePartition(ctx context.Context, topic string, partition int32, fn func(*PartitionState) error) (PartitionState, int64, error) {
+	return s.UpdatePartitionIf(ctx, topic, partition, nil, fn)
+}
+
+// UpdatePartitionIf is UpdatePartition with extra conditions, checked in
+// the same transaction as the write: when one does not hold, nothing is
+// written and the error wraps ErrConditionFailed. The controller passes the
+// create revision of its election key, so that a deposed controller cannot
+// write, however late its request reaches etcd. fn's own checks still run
+// on the fresh state; conds fence the writer, fn the state it writes over.
+func (s *Store) UpdatePartitionIf(ctx context.Context, topic string, partition int32, conds []clientv3.Cmp, fn func(*PartitionState) error) (PartitionState, int64, error) {
 	if err := ValidateTopicName(topic); err != nil {
 		return PartitionState{}, 0, err
 	}
 	key := s.keys.partition(topic, partition)
 	var result PartitionState
 	var fnErr error
-	tr, err := s.cas(ctx, key, func(kv *mvccpb.KeyValue) ([]clientv3.Op, error) {
+	tr, err := s.casIf(ctx, key, conds, func(kv *mvccpb.KeyValue) ([]clientv3.Op, error) {
 		if kv == nil {
 			return nil, s.missingPartition(ctx, topic, partition)
 		}

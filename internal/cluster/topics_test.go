@@ -245,3 +245,61 @@ func TestUpdatePartition(t *testing.T) {
 		t.Fatalf("unknown topic: %v; want ErrUnknownTopic", err)
 	}
 }
+
+// TestUpdatePartitionIf: the extra conditions fence the writer; a conflict
+// on the partition key is still retried.
+func TestUpdatePartitionIf(t *testing.T) {
+	s := clustertest.Store(t)
+	ctx := testCtx(t)
+	if _, err := s.CreateTopic(ctx, cluster.TopicSpec{Name: "t", Partitions: []cluster.PartitionState{{Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}}}}); err != nil {
+		t.Fatal(err)
+	}
+	fence := "/" + s.Namespace() + "/fence"
+	put, err := s.Client().Put(ctx, fence, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(fence), "=", put.Header.Revision)}
+
+	// A conflicting write between the read and the transaction makes
+	// UpdatePartitionIf re-read and apply fn to the fresh state.
+	rounds := 0
+	state, rev, err := s.UpdatePartitionIf(ctx, "t", 0, held, func(p *cluster.PartitionState) error {
+		rounds++
+		if rounds == 1 {
+			if _, _, err := s.UpdatePartition(ctx, "t", 0, func(p *cluster.PartitionState) error {
+				p.ISR = []int32{1}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+		p.LeaderEpoch++
+		return nil
+	})
+	if err != nil || rounds != 2 || state.LeaderEpoch != 1 || fmt.Sprint(state.ISR) != "[1]" || state.PartitionEpoch != 2 || state.Revision != rev {
+		t.Fatalf("after a conflict: %+v at %d, %v (%d rounds)", state, rev, err, rounds)
+	}
+	if resp, err := s.Client().Get(ctx, "/"+s.Namespace()+"/partitions/t/0"); err != nil || resp.Kvs[0].ModRevision != rev {
+		t.Fatalf("returned revision %d; key: %v, %v", rev, resp, err)
+	}
+
+	// Once the condition fails (the fence key was recreated: another
+	// election), nothing is written.
+	if _, err := s.Client().Delete(ctx, fence); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client().Put(ctx, fence, "y"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.UpdatePartitionIf(ctx, "t", 0, held, func(p *cluster.PartitionState) error {
+		p.Leader = 2
+		return nil
+	})
+	if !errors.Is(err, cluster.ErrConditionFailed) {
+		t.Fatalf("fenced write: %v; want ErrConditionFailed", err)
+	}
+	if v := getJSON(t, s, "partitions/t/0"); v["leader"] != 1.0 || v["partitionEpoch"] != 2.0 {
+		t.Fatalf("fenced write applied: %v", v)
+	}
+}

@@ -152,9 +152,21 @@ func (h *hostedShard) close() {
 // load replays p's log into a new shard and starts it.
 func (c *Coordinator) load(ctx context.Context, p *partition.Partition) (*group.Shard, int, error) {
 	shard := group.NewShard(p.ID().Partition, c.cfg.Group, &partitionLog{p: p})
+	// A new leader's high watermark starts low and catches up with its log
+	// end as the followers fetch. Everything in the leader's log will be
+	// committed (a leader never truncates its own log), and the shard must
+	// see all of it before it answers: wait for the high watermark to pass
+	// the log end as it was at election, then load up to there.
+	end := p.LogEndOffset()
+	if !p.WaitHighWatermark(ctx, end) {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		return nil, 0, fmt.Errorf("waiting for the high watermark to reach %d: partition closed", end)
+	}
 	n := 0
 	offset := p.LogStartOffset()
-	for offset < p.HighWatermark() {
+	for offset < end {
 		if err := ctx.Err(); err != nil {
 			return nil, n, err
 		}

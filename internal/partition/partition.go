@@ -8,8 +8,19 @@
 //     durable offset when its fdatasync round covers them.
 //   - the high watermark: the offset below which every in-sync replica has
 //     the records durably. Consumers read below it, and acks=all produce
-//     requests complete when it passes their batch. With this broker as the
-//     only in-sync replica it equals the durable offset.
+//     requests complete when it passes their batch. A leader computes it as
+//     the smallest of its own durable offset and the fetch offsets of the
+//     other in-sync replicas (followers fsync what they fetched before they
+//     report it); with this broker as the only in-sync replica it equals the
+//     durable offset. It only moves forward, except when a follower
+//     truncates its log below it.
+//
+// A replica leads (leader.go: Lead, ReadReplica, the ISR decisions of
+// isr.go) or follows (follower.go: BecomeFollower, AppendFromLeader,
+// TruncateFromLeader, driven by the fetchers of package replication). The
+// two roles are switched under the append lock, and every follower write
+// names the leader epoch it was fetched under, so that a fetch that
+// completes after a role change cannot write into a leader's log.
 //
 // Appends are serialized by the partition (one appender at a time, in the
 // order the requests arrived on each connection); reads, waits and flushes
@@ -22,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spotstream/spotstream/internal/log"
 	"github.com/spotstream/spotstream/internal/producers"
@@ -41,6 +53,13 @@ var (
 	ErrUnknownLeaderEpoch = errors.New("partition: unknown leader epoch")
 	// ErrClosed means the partition was closed or deleted.
 	ErrClosed = errors.New("partition: closed")
+	// ErrNotEnoughReplicasAfterAppend means an acks=all batch was written
+	// but the ISR fell below min.insync.replicas before it was committed
+	// (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+	ErrNotEnoughReplicasAfterAppend = errors.New("partition: not enough in-sync replicas after append")
+	// ErrNotFollowing means a fetcher's write came for a leader epoch the
+	// replica no longer follows.
+	ErrNotFollowing = errors.New("partition: not following at this leader epoch")
 )
 
 // ID names a partition.
@@ -86,6 +105,7 @@ type Partition struct {
 
 	durable *watermark.Watermark // log end offset on disk
 	hw      *watermark.Watermark // high watermark
+	leo     *watermark.Watermark // log end offset; follower fetches wait on it
 
 	// appendMu serializes appends and truncations, and guards the fields
 	// only appenders touch.
@@ -93,10 +113,31 @@ type Partition struct {
 	producers *producers.State
 	unflushed int64 // records appended since the last flush request
 
+	// truncMu and truncGen keep a flush that raced with a follower's
+	// truncation from publishing a durable offset past the new log end:
+	// truncation bumps truncGen under truncMu, and a flush publishes
+	// only if truncGen did not move while it synced.
+	truncMu  sync.Mutex
+	truncGen atomic.Int64
+
 	mu          sync.RWMutex
 	cfg         Config // guarded by mu
 	leader      bool   // guarded by mu
-	leaderEpoch int32  // guarded by mu
+	leaderEpoch int32  // guarded by mu; the epoch led or followed
+	// leaderID is the broker this replica follows (-1: none known), or
+	// self while leading. Guarded by mu.
+	leaderID int32
+	// The leader's state, guarded by mu; see leader.go.
+	term           chan struct{} // closed when the leadership term ends
+	self           int32
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
+	epochStart     int64 // where the current leader epoch began
+	followers      map[int32]*follower
+	changing       bool    // an ISR change is being written
+	pendingAdd     []int32 // followers joining in that change
+	notify         chan<- struct{}
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -104,7 +145,7 @@ type Partition struct {
 
 // Open opens (or creates) the replica's log in dir, recovering it if needed,
 // and rebuilds the producer state from it. The replica starts as a follower
-// with no leader epoch; BecomeLeader makes it lead.
+// with no leader epoch; Lead or BecomeFollower gives it a role.
 func Open(dir string, id ID, topicID [16]byte, logCfg log.Config, cfg Config, syncer Syncer, logger *slog.Logger) (*Partition, error) {
 	l, err := log.Open(dir, logCfg)
 	if err != nil {
@@ -118,6 +159,8 @@ func Open(dir string, id ID, topicID [16]byte, logCfg log.Config, cfg Config, sy
 		logger:    logger.With("partition", id.String()),
 		producers: producers.NewState(),
 		cfg:       cfg,
+		leaderID:  -1,
+		self:      -1,
 		closed:    make(chan struct{}),
 	}
 	err = l.Batches(l.StartOffset(), func(h record.Header) error {
@@ -136,7 +179,12 @@ func Open(dir string, id ID, topicID [16]byte, logCfg log.Config, cfg Config, sy
 		return nil, fmt.Errorf("partition %s: %w", id, err)
 	}
 	p.durable = watermark.New(durable)
-	p.hw = watermark.New(durable)
+	p.leo = watermark.New(durable)
+	// The high watermark is not persisted: start at the log start, the
+	// only offset known to be committed. A sole replica's advances to
+	// its durable offset when it leads; a follower learns it from its
+	// leader, and a new leader from its followers' fetches.
+	p.hw = watermark.New(l.StartOffset())
 	return p, nil
 }
 
@@ -168,27 +216,6 @@ func (p *Partition) Config() Config {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.cfg
-}
-
-// ISRSize returns the number of in-sync replicas, this one included.
-func (p *Partition) ISRSize() int { return 1 }
-
-// BecomeLeader makes the replica lead the partition at epoch, with itself as
-// the only in-sync replica. Batches appended from now on carry epoch.
-func (p *Partition) BecomeLeader(epoch int32) error {
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if latest, ok := p.log.Epochs().Latest(); !ok || epoch > latest {
-		if err := p.log.Epochs().Assign(epoch, p.log.EndOffset()); err != nil {
-			return fmt.Errorf("partition %s: %w", p.id, err)
-		}
-	}
-	p.leader = true
-	p.leaderEpoch = epoch
-	p.hw.Advance(p.durable.Load())
-	return nil
 }
 
 // Leader reports whether the replica leads, and at which epoch.
@@ -225,6 +252,8 @@ type AppendResult struct {
 	// Duplicate is true when the batch was a retry of one already in the
 	// log, whose offsets are returned instead.
 	Duplicate bool
+
+	term <-chan struct{} // the leadership term that appended the batch
 }
 
 // Append appends a validated batch as leader: it checks the producer's
@@ -235,7 +264,7 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.mu.RLock()
-	leader, epoch, cfg := p.leader, p.leaderEpoch, p.cfg
+	leader, epoch, cfg, term := p.leader, p.leaderEpoch, p.cfg, p.term
 	p.mu.RUnlock()
 	select {
 	case <-p.closed:
@@ -257,6 +286,7 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 			LogAppendTime:  -1,
 			LogStartOffset: p.log.StartOffset(),
 			Duplicate:      true,
+			term:           term,
 		}, nil
 	}
 	appendTime := int64(-1)
@@ -272,12 +302,13 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 	pb.BaseOffset = base
 	p.producers.Update(pb)
 	next := base + int64(h.LastOffsetDelta) + 1
+	p.leo.Advance(next)
 
 	if cfg.FlushOnAck {
 		p.syncer.Request(p)
 	} else {
 		p.durable.Advance(next)
-		p.hw.Advance(next)
+		p.advanceHW()
 		p.unflushed += int64(h.NumRecords)
 		if cfg.FlushMessages > 0 && p.unflushed >= cfg.FlushMessages {
 			p.unflushed = 0
@@ -289,12 +320,14 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 		NextOffset:     next,
 		LogAppendTime:  appendTime,
 		LogStartOffset: p.log.StartOffset(),
+		term:           term,
 	}, nil
 }
 
 // FlushDurable flushes the log and publishes what became durable. The log
 // directory's syncer calls it in a group-commit round.
 func (p *Partition) FlushDurable() {
+	gen := p.truncGen.Load()
 	durable, err := p.log.Flush()
 	if err != nil {
 		// The data is not known to be on disk, so nothing is
@@ -302,13 +335,16 @@ func (p *Partition) FlushDurable() {
 		p.logger.Error("flush failed", "err", err)
 		return
 	}
-	p.durable.Advance(durable)
-	p.mu.RLock()
-	leader := p.leader
-	p.mu.RUnlock()
-	if leader {
-		p.hw.Advance(durable)
+	p.truncMu.Lock()
+	if p.truncGen.Load() != gen {
+		// What was synced may have been truncated: sync again.
+		p.truncMu.Unlock()
+		p.syncer.Request(p)
+		return
 	}
+	p.durable.Advance(durable)
+	p.truncMu.Unlock()
+	p.advanceHW()
 }
 
 // RequestFlush asks the syncer for a flush (the log.flush.interval.ms timer
@@ -424,6 +460,9 @@ func (p *Partition) EndOffsetForEpoch(epoch, currentEpoch int32) (int32, int64, 
 // Close closes the log cleanly. Waiters are released.
 func (p *Partition) Close() error {
 	p.closeOnce.Do(func() { close(p.closed) })
+	p.mu.Lock()
+	p.endTerm()
+	p.mu.Unlock()
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	return p.log.Close()
@@ -432,6 +471,9 @@ func (p *Partition) Close() error {
 // Delete closes the partition and removes its files.
 func (p *Partition) Delete() error {
 	p.closeOnce.Do(func() { close(p.closed) })
+	p.mu.Lock()
+	p.endTerm()
+	p.mu.Unlock()
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	return p.log.Delete()

@@ -3,7 +3,14 @@
 // recovers) the logs of partitions assigned to this broker, makes them lead
 // or follow, applies topic configuration changes, and deletes the replicas
 // of topics that are gone. It also owns the log directories and their
-// group-commit syncers.
+// group-commit syncers, the follower fetchers (package replication), and
+// the goroutine that shrinks and expands the ISR of the partitions this
+// broker leads (isr.go).
+//
+// Role changes follow Kafka's order: a replica that becomes leader is
+// taken from its fetcher first; one that becomes follower stops leading
+// (its waiting produce requests fail with NOT_LEADER_OR_FOLLOWER) before
+// its fetcher starts, with truncation.
 //
 // Partition directories are named <topic>-<partition>, as in Kafka, and hold
 // a partition.metadata file with the topic id, so that a directory left by a
@@ -15,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +35,7 @@ import (
 	"github.com/spotstream/spotstream/internal/config"
 	"github.com/spotstream/spotstream/internal/log"
 	"github.com/spotstream/spotstream/internal/partition"
+	"github.com/spotstream/spotstream/internal/replication"
 	"github.com/spotstream/spotstream/internal/watermark"
 )
 
@@ -41,6 +50,12 @@ type Config struct {
 	// leading: the group coordinator serves the partitions of
 	// __consumer_offsets this broker leads.
 	Leadership LeadershipObserver
+	// Store, if set, is where leaders write ISR changes. Without it the
+	// ISR never changes (single-broker tests).
+	Store PartitionStore
+	// FetcherDial, if set, replaces how fetchers connect to leaders
+	// (tests).
+	FetcherDial func(addr string) (replication.Requester, error)
 }
 
 // LeadershipObserver is told about leadership changes of local replicas.
@@ -78,11 +93,24 @@ type Manager struct {
 	parts map[partition.ID]*hosted // guarded by mu; written only by Apply
 
 	applied *watermark.Watermark // the revision of the last applied snapshot
+
+	fetchers *replication.Manager
+	isrWake  chan struct{} // poked by leaders when a follower may rejoin the ISR
 }
 
 // New prepares the log directories. Replicas are opened by Apply.
 func New(cfg Config) (*Manager, error) {
-	m := &Manager{cfg: cfg, log: cfg.Logger, parts: make(map[partition.ID]*hosted), applied: watermark.New(0)}
+	m := &Manager{cfg: cfg, log: cfg.Logger, parts: make(map[partition.ID]*hosted), applied: watermark.New(0), isrWake: make(chan struct{}, 1)}
+	b := cfg.Broker
+	m.fetchers = replication.New(replication.Config{
+		BrokerID:          cfg.BrokerID,
+		MaxBytes:          b.ReplicaFetchResponseMaxBytes,
+		PartitionMaxBytes: b.ReplicaFetchMaxBytes,
+		MaxWait:           b.ReplicaFetchWaitMax,
+		MinBytes:          b.ReplicaFetchMinBytes,
+		Logger:            cfg.Logger,
+		Dial:              cfg.FetcherDial,
+	})
 	for _, d := range cfg.Broker.LogDirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("replica: log dir: %w", err)
@@ -95,10 +123,11 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Run runs the log directories' syncers and applies every metadata snapshot
-// the cache publishes, until ctx ends. The caller owns the goroutine. Run
-// returns after the syncers have finished their last round; Close the
-// manager afterwards.
+// Run runs the log directories' syncers and the ISR maintenance, and
+// applies every metadata snapshot the cache publishes, until ctx ends. The
+// caller owns the goroutine. Run returns after the fetchers have stopped
+// and the syncers have finished their last round; Close the manager
+// afterwards.
 func (m *Manager) Run(ctx context.Context, cache *cluster.Cache) {
 	var wg sync.WaitGroup
 	for _, d := range m.dirs {
@@ -115,12 +144,22 @@ func (m *Manager) Run(ctx context.Context, cache *cluster.Cache) {
 			m.flushEvery(ctx, interval)
 		}()
 	}
+	if m.cfg.Store != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.maintainISR(ctx)
+		}()
+	}
 
 	for {
 		changed := cache.Changed()
 		m.Apply(cache.Load())
 		select {
 		case <-ctx.Done():
+			// Fetchers stop before the syncers, whose flushes they
+			// may be waiting for.
+			m.fetchers.Close()
 			wg.Wait()
 			return
 		case <-changed:
@@ -169,6 +208,11 @@ func (m *Manager) WaitApplied(ctx context.Context, rev int64) error {
 // snapshots (Run's), so Apply needs no lock against itself; it takes m.mu
 // only to publish changes to readers.
 func (m *Manager) Apply(snap *cluster.Snapshot) {
+	addrs := make(map[int32]string, len(snap.Brokers))
+	for id, bi := range snap.Brokers {
+		addrs[id] = net.JoinHostPort(bi.Host, strconv.Itoa(int(bi.Port)))
+	}
+	m.fetchers.SetBrokers(addrs)
 	wanted := make(map[partition.ID]bool)
 	for _, t := range snap.Topics {
 		for i := range t.Partitions {
@@ -223,16 +267,36 @@ func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.
 		h.p.SetConfig(partitionConfig(m.cfg.Broker, topicCfg))
 		h.configs = t.Configs
 	}
+	return m.applyRole(id, h.p, ps)
+}
+
+// applyRole makes a replica lead or follow as ps says.
+func (m *Manager) applyRole(id partition.ID, p *partition.Partition, ps *cluster.PartitionState) error {
 	if ps.Leader == m.cfg.BrokerID {
-		if epoch, leader := h.p.Leader(); !leader || epoch != ps.LeaderEpoch {
-			if err := h.p.BecomeLeader(ps.LeaderEpoch); err != nil {
-				return err
-			}
-			m.log.Info("leading partition", "partition", id.String(), "epoch", ps.LeaderEpoch)
+		m.fetchers.Unfollow(id)
+		became, err := p.Lead(m.leaderState(ps))
+		if err != nil {
+			return err
+		}
+		if became {
+			m.log.Info("leading partition", "partition", id.String(), "epoch", ps.LeaderEpoch, "isr", ps.ISR)
 			if m.cfg.Leadership != nil {
-				m.cfg.Leadership.BecameLeader(h.p)
+				m.cfg.Leadership.BecameLeader(p)
 			}
 		}
+		return nil
+	}
+	changed, wasLeader := p.BecomeFollower(ps.Leader, ps.LeaderEpoch)
+	if wasLeader && m.cfg.Leadership != nil {
+		m.cfg.Leadership.StoppedLeading(p)
+	}
+	if ps.Leader == cluster.NoLeader {
+		m.fetchers.Unfollow(id)
+		return nil
+	}
+	if _, fetching := m.fetchers.Following(id); changed || !fetching {
+		m.log.Info("following partition", "partition", id.String(), "leader", ps.Leader, "epoch", ps.LeaderEpoch)
+		m.fetchers.Follow(p, ps.Leader, ps.LeaderEpoch)
 	}
 	return nil
 }
@@ -274,6 +338,7 @@ func (m *Manager) remove(id partition.ID) {
 	if h == nil {
 		return
 	}
+	m.fetchers.Unfollow(id)
 	if m.cfg.Leadership != nil {
 		m.cfg.Leadership.StoppedLeading(h.p)
 	}

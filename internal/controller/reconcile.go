@@ -1,0 +1,223 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+)
+
+// maxWriters bounds the elections written at once. etcd commits concurrent
+// proposals together (one fsync for many), so a failover of hundreds of
+// partitions takes a few round trips, not hundreds; more writers than this
+// would only queue in etcd.
+const maxWriters = 16
+
+// job is one partition to write.
+type job struct {
+	topic     string
+	partition int32
+	i         int // the caller's index of the job
+}
+
+// reconcile elects a leader for every partition of snap that needs one,
+// and returns the revision of its last write (0 if it wrote nothing). It
+// stops at the first ErrConditionFailed (deposed) and returns it; other
+// errors are returned once every partition has been tried.
+func (c *Controller) reconcile(ctx context.Context, snap *cluster.Snapshot, t *term) (int64, error) {
+	var jobs []job
+	for name, topic := range snap.Topics {
+		var unclean, parsed bool // the topic's setting, parsed once it matters
+		for i := range topic.Partitions {
+			p := &topic.Partitions[i]
+			if !needsLeader(p, snap.Brokers) {
+				continue
+			}
+			if !parsed {
+				unclean, parsed = c.uncleanAllowed(topic), true
+			}
+			// Offline partitions that must stay so are skipped here rather
+			// than re-read from etcd on every snapshot.
+			if _, k := electLeader(*p, snap.Brokers, unclean); k != kindNone {
+				jobs = append(jobs, job{topic: name, partition: int32(i)})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
+		return c.electLeader(ctx, snap, t, j)
+	})
+}
+
+// run calls write for each job on up to maxWriters goroutines, which it
+// owns and waits for. It returns the highest revision written, and the
+// first ErrConditionFailed (after which it starts no more jobs) or else
+// the first other error.
+func (c *Controller) run(ctx context.Context, jobs []job, write func(context.Context, job) (int64, error)) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan job)
+	var (
+		mu      sync.Mutex
+		lastRev int64
+		fenced  error
+		failed  error
+	)
+	var wg sync.WaitGroup
+	for range min(maxWriters, len(jobs)) {
+		wg.Go(func() {
+			for j := range next {
+				rev, err := write(ctx, j)
+				mu.Lock()
+				lastRev = max(lastRev, rev)
+				switch {
+				case errors.Is(err, cluster.ErrConditionFailed):
+					if fenced == nil {
+						fenced = err
+					}
+					cancel()
+				case err != nil && failed == nil:
+					failed = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case next <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if fenced != nil {
+		return lastRev, fenced
+	}
+	return lastRev, failed
+}
+
+// electLeader writes the election of one partition, deciding again on the
+// partition's current state, and returns the revision written (0 if
+// nothing was). Liveness is the snapshot's: a broker it shows dead had its
+// lease expire, whatever happened since.
+func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t *term, j job) (int64, error) {
+	unclean := c.uncleanAllowed(snap.Topics[j.topic])
+	var k kind
+	var old cluster.PartitionState
+	state, rev, err := c.store.UpdatePartitionIf(ctx, j.topic, j.partition, t.fence(), func(p *cluster.PartitionState) error {
+		old = *p
+		*p, k = electLeader(*p, snap.Brokers, unclean)
+		return nil
+	})
+	switch {
+	case errors.Is(err, cluster.ErrUnknownTopic) || errors.Is(err, cluster.ErrUnknownPartition):
+		return 0, nil // deleted meanwhile: nothing to lead
+	case err != nil:
+		return 0, fmt.Errorf("controller: electing a leader of %s-%d: %w", j.topic, j.partition, err)
+	case k == kindNone:
+		return 0, nil
+	}
+	attrs := []any{"topic", j.topic, "partition", j.partition, "leader", state.Leader,
+		"leader.epoch", state.LeaderEpoch, "isr", state.ISR, "previous.leader", old.Leader, "previous.isr", old.ISR}
+	switch k {
+	case kindClean:
+		c.log.Info("elected partition leader", attrs...)
+	case kindOffline:
+		c.log.Warn("partition offline: no live in-sync replica", attrs...)
+	case kindUnclean:
+		c.log.Warn("unclean leader election: records the new leader lacks are lost", attrs...)
+	}
+	return rev, nil
+}
+
+// uncleanAllowed returns the topic's unclean.leader.election.enable, else
+// the broker default.
+func (c *Controller) uncleanAllowed(t *cluster.Topic) bool {
+	if t == nil {
+		return c.broker.LogDefaults.UncleanLeaderElection
+	}
+	cfg, err := c.broker.Topic(t.Configs)
+	if err != nil {
+		// Configs were validated when written; a bad one here (hand-edited
+		// etcd) must not make data loss the default.
+		c.log.Warn("invalid topic configs; using the broker default for unclean.leader.election.enable", "topic", t.Name, "err", err)
+		return c.broker.LogDefaults.UncleanLeaderElection
+	}
+	return cfg.UncleanLeaderElection
+}
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// ElectionResult is the outcome of one partition's election: Err is nil
+// when Leader now leads, at LeaderEpoch.
+type ElectionResult struct {
+	TopicPartition
+	Leader      int32
+	LeaderEpoch int32
+	Err         error
+}
+
+// ElectPreferredLeaders moves the leadership of each partition to its
+// preferred replica, the first of its Replicas, if that replica is live
+// and in the ISR (Kafka's ElectLeaders with ElectionType PREFERRED). It
+// bumps LeaderEpoch, and leaves the ISR alone. Results come in the order
+// of parts; a partition's error is ErrElectionNotNeeded,
+// ErrPreferredNotAvailable, cluster.ErrUnknownTopic or
+// cluster.ErrUnknownPartition, or one of etcd's. The call fails as a whole
+// with ErrNotController when this broker is not the active controller, or
+// stops being it during the call.
+func (c *Controller) ElectPreferredLeaders(ctx context.Context, parts []TopicPartition) ([]ElectionResult, error) {
+	t := c.term.Load()
+	if t == nil {
+		return nil, ErrNotController
+	}
+	// Liveness from the latest snapshot: the partition states themselves
+	// are read fresh by UpdatePartitionIf.
+	brokers := c.cache.Load().Brokers
+	results := make([]ElectionResult, len(parts))
+	jobs := make([]job, len(parts))
+	for i, tp := range parts {
+		results[i].TopicPartition = tp
+		jobs[i] = job{topic: tp.Topic, partition: tp.Partition, i: i}
+	}
+	_, err := c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
+		r := &results[j.i] // each job writes only its own result
+		state, rev, err := c.store.UpdatePartitionIf(ctx, j.topic, j.partition, t.fence(), func(p *cluster.PartitionState) error {
+			next, err := electPreferred(*p, brokers)
+			if err != nil {
+				return err
+			}
+			*p = next
+			return nil
+		})
+		if errors.Is(err, cluster.ErrConditionFailed) {
+			return 0, err
+		}
+		r.Err = err
+		if err == nil {
+			r.Leader, r.LeaderEpoch = state.Leader, state.LeaderEpoch
+			c.log.Info("elected preferred leader", "topic", j.topic, "partition", j.partition,
+				"leader", state.Leader, "leader.epoch", state.LeaderEpoch)
+		}
+		return rev, nil
+	})
+	if errors.Is(err, cluster.ErrConditionFailed) {
+		return nil, fmt.Errorf("%w: deposed during the election: %w", ErrNotController, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// Some partitions were not tried.
+		return nil, fmt.Errorf("controller: electing preferred leaders: %w", err)
+	}
+	return results, nil
+}

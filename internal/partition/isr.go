@@ -1,0 +1,121 @@
+package partition
+
+import (
+	"slices"
+	"time"
+)
+
+// This file holds the leader's replication decisions as pure functions of
+// their inputs (offsets, ISR, a clock reading), so that tests can drive
+// them with tables and a fake clock.
+
+// follower is what a leader knows about one of its followers, from that
+// follower's fetches (Kafka's Replica state).
+type follower struct {
+	// fetchOffset is the follower's log end offset from its last fetch,
+	// which by our durability rule is durable on the follower; -1 until
+	// it fetches in this leadership term.
+	fetchOffset int64
+	// lastCaughtUp is the last time the follower was known to have every
+	// record the leader had (Kafka's lastCaughtUpTimeMs).
+	lastCaughtUp time.Time
+	// lastFetch and lastFetchLeaderEnd are the time of the previous fetch
+	// and the leader's log end offset then.
+	lastFetch          time.Time
+	lastFetchLeaderEnd int64
+}
+
+// newFollower returns the state a leader starts a term with. A member of
+// the ISR counts as caught up now, so that it gets a full lag period to
+// fetch before it is removed (as in Kafka).
+func newFollower(inISR bool, now time.Time) *follower {
+	f := &follower{fetchOffset: -1, lastFetchLeaderEnd: -1}
+	if inISR {
+		f.lastCaughtUp = now
+	}
+	return f
+}
+
+// fetched records a fetch at offset, when the leader's log ended at
+// leaderEnd. Kafka's rule: the follower was caught up at this fetch if it
+// asked for the leader's log end; it was caught up at the previous fetch if
+// it asked for at least what the leader had then, because it can only
+// report what it fetched one round earlier.
+func (f *follower) fetched(offset, leaderEnd int64, now time.Time) {
+	switch {
+	case offset >= leaderEnd:
+		f.lastCaughtUp = later(f.lastCaughtUp, now)
+	case f.lastFetchLeaderEnd >= 0 && offset >= f.lastFetchLeaderEnd:
+		f.lastCaughtUp = later(f.lastCaughtUp, f.lastFetch)
+	}
+	f.fetchOffset = offset
+	f.lastFetch = now
+	f.lastFetchLeaderEnd = leaderEnd
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// highWatermark is the offset below which every member of isr (other than
+// self, whose share is durable) has the records durably: the smallest of
+// the leader's durable offset and the ISR followers' fetch offsets. A
+// member that has not fetched yet in this term (-1), or is unknown, holds
+// it at -1, which a watermark ignores.
+func highWatermark(durable int64, self int32, isr []int32, followers map[int32]*follower) int64 {
+	hw := durable
+	for _, id := range isr {
+		if id == self {
+			continue
+		}
+		f := followers[id]
+		if f == nil {
+			return -1
+		}
+		hw = min(hw, f.fetchOffset)
+	}
+	return hw
+}
+
+// outOfSync returns the members of isr (other than self) that have not
+// been caught up for longer than lagMax: the ISR shrink.
+func outOfSync(self int32, isr []int32, followers map[int32]*follower, now time.Time, lagMax time.Duration) []int32 {
+	var out []int32
+	for _, id := range isr {
+		if id == self {
+			continue
+		}
+		if f := followers[id]; f == nil || now.Sub(f.lastCaughtUp) > lagMax {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// canJoin reports whether a follower outside the ISR may rejoin it: it has
+// reached the high watermark, and the start of the leader's current epoch,
+// so that it holds no record of an older epoch the leader discarded (as in
+// Kafka's isFollowerInSync).
+func canJoin(f *follower, hw, epochStart int64) bool {
+	return f != nil && f.fetchOffset >= 0 && f.fetchOffset >= hw && f.fetchOffset >= epochStart
+}
+
+// withISRChange applies a change to an ISR: members in remove leave, those
+// in add join (once), order kept.
+func withISRChange(isr, remove, add []int32) []int32 {
+	out := make([]int32, 0, len(isr)+len(add))
+	for _, id := range isr {
+		if !slices.Contains(remove, id) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range add {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
