@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// failoverRun is a producer writing continuously to a replicated topic
+// while the test takes brokers away: it records where every record was
+// acknowledged and when, so that the test can check that nothing
+// acknowledged was lost and measure how long production stalled.
+type failoverRun struct {
+	t     *testing.T
+	topic string
+	cl    *kgo.Client
+
+	mu    sync.Mutex
+	acked map[string]ackedAt // value -> acknowledgement
+	fails []error
+	sent  int
+
+	stop chan struct{}
+	done sync.WaitGroup // the producing goroutine and outstanding records
+}
+
+type ackedAt struct {
+	partition int32
+	offset    int64
+	at        time.Time
+}
+
+// startFailoverRun creates topic (RF 3, min.insync.replicas 2) and starts
+// producing to it with an idempotent acks=all franz-go producer that
+// retries for as long as a failover can take.
+func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int32) *failoverRun {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, c.brokers[0].Addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	two := "2"
+	resp, err := adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &failoverRun{
+		t:     t,
+		topic: topic,
+		acked: map[string]ackedAt{},
+		stop:  make(chan struct{}),
+		cl: newClient(t, c.brokers[0].Addr(),
+			kgo.SeedBrokers(c.bootstrap()...),
+			kgo.DefaultProduceTopic(topic),
+			kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.RecordRetries(1_000_000),
+			kgo.RecordDeliveryTimeout(2*time.Minute),
+			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+			kgo.MaxBufferedRecords(2_000),
+		),
+	}
+	r.done.Add(1)
+	go r.produce()
+	return r
+}
+
+// produce hands records to the client, about one per millisecond, until
+// stop is closed.
+func (r *failoverRun) produce() {
+	defer r.done.Done()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		value := strconv.Itoa(r.sent)
+		r.sent++
+		r.mu.Unlock()
+		r.done.Add(1)
+		r.cl.Produce(context.Background(), &kgo.Record{Value: []byte(value)}, func(rec *kgo.Record, err error) {
+			defer r.done.Done()
+			now := time.Now()
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				r.fails = append(r.fails, err)
+				return
+			}
+			r.acked[string(rec.Value)] = ackedAt{rec.Partition, rec.Offset, now}
+		})
+	}
+}
+
+// ackedCount returns how many records are acknowledged.
+func (r *failoverRun) ackedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.acked)
+}
+
+// firstAckAfter returns when the first record was acknowledged after t0.
+func (r *failoverRun) firstAckAfter(t0 time.Time) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var first time.Time
+	for _, a := range r.acked {
+		if a.at.After(t0) && (first.IsZero() || a.at.Before(first)) {
+			first = a.at
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// finish stops producing, waits for every record's outcome, and checks that
+// none failed and every acknowledged record is in the topic exactly once,
+// at the offset it was acknowledged with, in order.
+func (r *failoverRun) finish(addr string) {
+	t := r.t
+	t.Helper()
+	close(r.stop)
+	r.done.Wait()
+	if len(r.fails) > 0 {
+		t.Fatalf("%d of %d records failed; first: %v", len(r.fails), r.sent, r.fails[0])
+	}
+	got := consumeN(t, addr, r.topic, r.sent)
+	seen := map[string]ackedAt{}
+	last := map[int32]int{}
+	for _, rec := range got {
+		v := string(rec.Value)
+		if prev, dup := seen[v]; dup {
+			t.Fatalf("value %s stored twice: %d/%d and %d/%d", v, prev.partition, prev.offset, rec.Partition, rec.Offset)
+		}
+		seen[v] = ackedAt{partition: rec.Partition, offset: rec.Offset}
+		n, _ := strconv.Atoi(v)
+		if l, ok := last[rec.Partition]; ok && n <= l {
+			t.Fatalf("partition %d out of order: %d after %d", rec.Partition, n, l)
+		}
+		last[rec.Partition] = n
+	}
+	for v, a := range r.acked {
+		s, ok := seen[v]
+		if !ok || s.partition != a.partition || s.offset != a.offset {
+			t.Fatalf("value %s acknowledged at %d/%d but stored at %d/%d (present %v)", v, a.partition, a.offset, s.partition, s.offset, ok)
+		}
+	}
+	t.Logf("%d records acknowledged, all present exactly once at their offsets", len(r.acked))
+}
+
+// leaderOf returns the broker leading partition p of topic, from addr's
+// metadata.
+func (c *testCluster) leaderOf(addr, topic string, p int32) int32 {
+	c.t.Helper()
+	return c.metadata(addr).Topics[topic].Partitions[p].Leader
+}
+
+// killAndMeasure SIGKILLs broker i under run, and returns how long it took
+// from the kill to the next acknowledgement.
+func killAndMeasure(t *testing.T, c *testCluster, run *failoverRun, i int) time.Duration {
+	t.Helper()
+	waitFor(t, 30*time.Second, "acknowledgements before the kill", func() bool { return run.ackedCount() >= 2_000 })
+	killedAt := time.Now()
+	c.brokers[i].kill()
+	var next time.Time
+	waitFor(t, 60*time.Second, "an acknowledgement after the kill", func() bool {
+		var ok bool
+		next, ok = run.firstAckAfter(killedAt)
+		return ok
+	})
+	return next.Sub(killedAt)
+}
+
+// TestFailoverLeaderSIGKILL is the replicated cluster's central promise:
+// three brokers, RF 3, min.insync.replicas 2, a producer writing
+// continuously with acks=all; SIGKILL the partition's leader; production
+// resumes on a new leader and no acknowledged record is lost or changed.
+func TestFailoverLeaderSIGKILL(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		session string
+	}{
+		{"short session timeout", "broker.session.timeout.ms=2000,broker.heartbeat.interval.ms=500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, 3, nil, append(strings.Split(tc.session, ","), "replica.lag.time.max.ms=2000")...)
+			addr := c.brokers[0].Addr()
+			c.waitBrokers(addr, 0, 1, 2)
+			run := startFailoverRun(t, c, topicName(t), 1)
+			leader := c.leaderOf(addr, run.topic, 0)
+			stall := killAndMeasure(t, c, run, int(leader))
+			t.Logf("%s: SIGKILL of leader %d, next acknowledgement %v later", tc.session, leader, stall.Round(time.Millisecond))
+			survivor := c.brokers[(int(leader)+1)%3].Addr()
+			waitFor(t, 30*time.Second, "more acknowledgements", func() bool { return run.ackedCount() >= 4_000 })
+			run.finish(survivor)
+		})
+	}
+}
