@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -287,4 +288,29 @@ func TestRestartedLeaderRejoins(t *testing.T) {
 		return c.leaderOf(victimAddr, run.topic, 0) == victim
 	})
 	run.verify(victimAddr)
+}
+
+// TestControlledShutdown sends SIGTERM to the leader under load: it moves
+// its leadership away before it stops, so the producer sees no failed
+// record (retries allowed) and nothing acknowledged is lost.
+func TestControlledShutdown(t *testing.T) {
+	c := startCluster(t, 3, nil, "broker.session.timeout.ms=2000", "broker.heartbeat.interval.ms=500", "replica.lag.time.max.ms=2000")
+	addr := c.brokers[0].Addr()
+	c.waitBrokers(addr, 0, 1, 2)
+	run := startFailoverRun(t, c, topicName(t), 3)
+	leader := c.leaderOf(addr, run.topic, 0)
+	slot := c.slotOf(leader)
+	waitFor(t, 30*time.Second, "acknowledgements before SIGTERM", func() bool { return run.ackedCount() >= 2_000 })
+	start := time.Now()
+	if err := c.brokers[slot].stop(); err != nil {
+		t.Fatalf("broker %d exited with %v after SIGTERM\n%s", leader, err, c.brokers[slot].Output())
+	}
+	t.Logf("broker %d stopped %v after SIGTERM", leader, time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(c.brokers[slot].Output(), "controlled shutdown: done") {
+		t.Errorf("no completed controlled shutdown in the broker's log:\n%s", c.brokers[slot].Output())
+	}
+	survivor := c.brokers[(slot+1)%3].Addr()
+	acked := run.ackedCount()
+	waitFor(t, 30*time.Second, "more acknowledgements", func() bool { return run.ackedCount() >= acked+2_000 })
+	run.finish(survivor)
 }

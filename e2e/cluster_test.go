@@ -109,10 +109,13 @@ func (c *testCluster) waitBrokers(addr string, ids ...int32) {
 // those three members.
 func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 	t.Helper()
+	// The members' ports are bound only as the processes start: take
+	// them, and the members' Kafka ports, in one go so none repeats.
+	ports := freePorts(t, 9)
 	var peers, clients []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("m%d=http://127.0.0.1:%d", i, freePort(t)))
-		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
+		peers = append(peers, fmt.Sprintf("m%d=http://127.0.0.1:%d", i, ports[i]))
+		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", ports[3+i]))
 	}
 	c := &testCluster{t: t, endpoints: strings.Join(clients, ","), namespace: "spotstream", overrides: overrides}
 	for i := range 3 {
@@ -124,7 +127,7 @@ func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 			"coordinator.initial.cluster=" + strings.Join(peers, ","),
 			"coordinator.listen.client.urls=" + clients[i],
 		}, overrides...)
-		c.brokers = append(c.brokers, launchProcess(t, member...))
+		c.brokers = append(c.brokers, launchProcessOn(t, ports[6+i], member...))
 	}
 	// The members form their quorum together; only then can any serve.
 	for _, p := range c.brokers {

@@ -66,6 +66,23 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// freePorts returns n distinct loopback ports that were free a moment ago.
+// They are held open together, so that none is handed out twice; ports
+// that processes bind only later (an etcd quorum's) must come from one call.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // process is a broker running as a child process.
 type process struct {
 	t       *testing.T
@@ -94,7 +111,13 @@ func startProcess(t *testing.T, overrides ...string) *process {
 // can only become ready together.
 func launchProcess(t *testing.T, overrides ...string) *process {
 	t.Helper()
-	p := &process{t: t, dataDir: t.TempDir(), port: freePort(t)}
+	return launchProcessOn(t, freePort(t), overrides...)
+}
+
+// launchProcessOn is launchProcess on a given client port.
+func launchProcessOn(t *testing.T, port int, overrides ...string) *process {
+	t.Helper()
+	p := &process{t: t, dataDir: t.TempDir(), port: port}
 	p.args = []string{"serve",
 		"--override", "listeners=PLAINTEXT://127.0.0.1:" + fmt.Sprint(p.port),
 		"--override", "log.dirs=" + p.dataDir,

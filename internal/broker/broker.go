@@ -249,16 +249,22 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		IdleTimeout:    b.cfg.ConnectionsMaxIdle,
 		Logger:         b.log,
 	}, b)
-	serveCtx, stopServing := context.WithCancel(ctx)
+	// Serving stops when the session is lost (at once), or after ctx ends
+	// and, with controlled.shutdown.enable, leadership has moved away.
+	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()
 	lost := make(chan struct{})
 	go func() {
 		select {
 		case <-session.Done():
 			close(lost)
-			stopServing()
+		case <-ctx.Done():
+			if b.cfg.ControlledShutdown {
+				b.drain(session)
+			}
 		case <-serveCtx.Done():
 		}
+		stopServing()
 	}()
 	context.AfterFunc(serveCtx, func() { close(b.stopping) })
 	b.log.Info("serving", "addr", ln.Addr().String(), "advertised", net.JoinHostPort(host, fmt.Sprint(port)), "cluster", b.clusterID)

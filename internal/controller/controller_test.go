@@ -74,14 +74,7 @@ func TestFailover(t *testing.T) {
 		return !live
 	})
 	seen := time.Now()
-	snap := waitSnap(t, ctrl, "new leaders", func(s *cluster.Snapshot) bool {
-		for _, p := range s.Topic("t").Partitions {
-			if p.Leader == dead {
-				return false
-			}
-		}
-		return true
-	})
+	snap := waitSnap(t, ctrl, "new leaders and ISRs", gone("t", dead))
 	took := time.Since(seen)
 	t.Logf("%d partitions failed over %v after the lease expiry was seen", partitions/3, took)
 	if took > 3*time.Second {
@@ -103,14 +96,27 @@ func TestFailover(t *testing.T) {
 	}
 }
 
+// gone returns a snapshot condition: no partition of topic is led by id or
+// has it in its ISR.
+func gone(topic string, id int32) func(*cluster.Snapshot) bool {
+	return func(s *cluster.Snapshot) bool {
+		return !slices.ContainsFunc(s.Topic(topic).Partitions, func(p cluster.PartitionState) bool {
+			return p.Leader == id || slices.Contains(p.ISR, id)
+		})
+	}
+}
+
 // checkFailover checks each partition against its state before dead died.
 func checkFailover(t *testing.T, before, after []cluster.PartitionState, dead int32, brokers map[int32]cluster.BrokerInfo) {
 	t.Helper()
 	for i, p := range after {
 		old := before[i]
 		if old.Leader != dead {
-			if p.Leader != old.Leader || p.LeaderEpoch != old.LeaderEpoch || !slices.Equal(p.ISR, old.ISR) || p.PartitionEpoch != old.PartitionEpoch {
-				t.Errorf("partition %d not led by %d changed: %+v -> %+v", i, dead, old, p)
+			// Only the dead broker leaves the ISR of the partitions it
+			// followed; their leader and epoch stay.
+			if p.Leader != old.Leader || p.LeaderEpoch != old.LeaderEpoch || !slices.Equal(p.ISR, without(old.ISR, dead)) ||
+				(p.PartitionEpoch != old.PartitionEpoch) != slices.Contains(old.ISR, dead) {
+				t.Errorf("partition %d not led by %d: %+v -> %+v; want only %d out of the ISR", i, dead, old, p, dead)
 			}
 			continue
 		}
@@ -133,9 +139,7 @@ func TestControllerFailover(t *testing.T) {
 
 	c.crash(first.id)
 	second := c.active()
-	snap := waitSnap(t, second, "new leaders", func(s *cluster.Snapshot) bool {
-		return !slices.ContainsFunc(s.Topic("t").Partitions, func(p cluster.PartitionState) bool { return p.Leader == first.id })
-	})
+	snap := waitSnap(t, second, "new leaders and ISRs", gone("t", first.id))
 	checkFailover(t, before, snap.Topic("t").Partitions, first.id, snap.Brokers)
 
 	// The next failure: the last broker leads everything.
@@ -147,9 +151,7 @@ func TestControllerFailover(t *testing.T) {
 		}
 	}
 	c.kill(other)
-	snap = waitSnap(t, second, "new leaders", func(s *cluster.Snapshot) bool {
-		return !slices.ContainsFunc(s.Topic("t").Partitions, func(p cluster.PartitionState) bool { return p.Leader != second.id })
-	})
+	snap = waitSnap(t, second, "new leaders and ISRs", gone("t", other))
 	checkFailover(t, before, snap.Topic("t").Partitions, other, snap.Brokers)
 	if id := second.cache.Load().ControllerID; id != second.id {
 		t.Fatalf("controller %d; want %d", id, second.id)
@@ -277,8 +279,10 @@ func TestDeposedControllerCannotWrite(t *testing.T) {
 	oldCtrl := old.ctrl
 	c.kill(old.id)
 	ctrl := c.active()
-	snap := waitSnap(t, ctrl, "new leaders", func(s *cluster.Snapshot) bool {
-		return !slices.ContainsFunc(s.Topic("t").Partitions, func(p cluster.PartitionState) bool { return p.Leader == old.id })
+	snap := waitSnap(t, ctrl, "new leaders and ISRs", func(s *cluster.Snapshot) bool {
+		return !slices.ContainsFunc(s.Topic("t").Partitions, func(p cluster.PartitionState) bool {
+			return p.Leader == old.id || slices.Contains(p.ISR, old.id)
+		})
 	})
 
 	// The deposed controller's full write path, on the snapshot it would

@@ -31,6 +31,8 @@ const (
 	kindClean               // a live ISR member leads
 	kindOffline             // no live ISR member: Leader -1
 	kindUnclean             // a live replica outside the ISR leads
+	kindMoved               // leadership left a draining broker for an ISR member
+	kindShrunk              // dead or draining followers left the ISR
 )
 
 func (k kind) String() string {
@@ -41,13 +43,17 @@ func (k kind) String() string {
 		return "offline"
 	case kindUnclean:
 		return "unclean"
+	case kindMoved:
+		return "moved"
+	case kindShrunk:
+		return "shrunk"
 	}
 	return "none"
 }
 
-// needsLeader reports whether p needs an election: it has no leader, or
-// its leader is not a live broker. It is the cheap test run on every
-// partition of every snapshot; electLeader decides what to write.
+// needsLeader reports whether p may need a change: it has no leader, or
+// its leader or an ISR member is dead or draining. It is the cheap test run
+// on every partition of every snapshot; electLeader decides what to write.
 func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) bool {
 	if !p.Available() || len(p.Replicas) == 0 {
 		return false
@@ -55,8 +61,60 @@ func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo
 	if p.Leader == cluster.NoLeader {
 		return true
 	}
-	_, live := brokers[p.Leader]
-	return !live
+	for _, id := range append([]int32{p.Leader}, p.ISR...) {
+		if b, live := brokers[id]; !live || b.State == cluster.StateDraining {
+			return true
+		}
+	}
+	return false
+}
+
+// active reports whether id is a live broker that is not draining.
+func active(brokers map[int32]cluster.BrokerInfo, id int32) bool {
+	b, live := brokers[id]
+	return live && b.State != cluster.StateDraining
+}
+
+// settle handles a partition whose leader is live: leadership moves off a
+// draining leader to an active ISR member (as Kafka's controlled shutdown
+// does), and dead or draining followers leave the ISR at once rather than
+// after replica.lag.time.max.ms, as Kafka's controller fences a broker
+// whose session ended: acks=all producers must not wait for a broker that
+// is gone. Shrinking the ISR never endangers an acknowledged record: the
+// remaining members, the leader among them, hold every one of them.
+func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) (cluster.PartitionState, kind) {
+	next := p.Clone()
+	k := kindNone
+	if !active(brokers, p.Leader) {
+		l := pick(p.Replicas, brokers, func(id int32) bool {
+			return id != p.Leader && active(brokers, id) && slices.Contains(p.ISR, id)
+		})
+		if l >= 0 {
+			next.Leader = l
+			next.LeaderEpoch++
+			k = kindMoved
+		}
+		// Else nowhere to go: the draining broker keeps leading.
+	}
+	if isr := activeISR(p.ISR, next.Leader, brokers); len(isr) != len(p.ISR) {
+		next.ISR = isr
+		if k == kindNone {
+			k = kindShrunk
+		}
+	}
+	return next, k
+}
+
+// activeISR returns isr, in order, without its dead and draining members,
+// except leader, which stays.
+func activeISR(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) []int32 {
+	out := make([]int32, 0, len(isr))
+	for _, id := range isr {
+		if id == leader || active(brokers, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // electLeader returns the state p should have, given the live brokers and
@@ -71,7 +129,7 @@ func electLeader(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo,
 		return p, kindNone
 	}
 	if _, live := brokers[p.Leader]; live && p.Leader != cluster.NoLeader {
-		return p, kindNone
+		return settle(p, brokers)
 	}
 	isr := p.ISR
 	if p.Leader != cluster.NoLeader {
@@ -88,7 +146,7 @@ func electLeader(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo,
 	next.LeaderEpoch++
 	if l := pick(p.Replicas, brokers, func(id int32) bool { return slices.Contains(isr, id) }); l >= 0 {
 		next.Leader = l
-		next.ISR = slices.Clone(isr)
+		next.ISR = activeISR(isr, l, brokers)
 		return next, kindClean
 	}
 	if unclean {

@@ -133,6 +133,10 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 		c.log.Warn("partition offline: no live in-sync replica", attrs...)
 	case kindUnclean:
 		c.log.Warn("unclean leader election: records the new leader lacks are lost", attrs...)
+	case kindMoved:
+		c.log.Info("moved partition leadership off a draining broker", attrs...)
+	case kindShrunk:
+		c.log.Info("removed dead or draining brokers from the ISR", attrs...)
 	}
 	return rev, nil
 }

@@ -78,7 +78,7 @@ func (m *Manager) writeISR(ctx context.Context, change partition.ISRChange) (*pa
 		if s.Leader != self || s.LeaderEpoch != change.Epoch {
 			return fmt.Errorf("%w (%s: leader %d epoch %d, we are %d at epoch %d)", errISRFenced, change.ID, s.Leader, s.LeaderEpoch, self, change.Epoch)
 		}
-		s.ISR = isrWithChange(s.ISR, change.Remove, change.Add, s.Replicas)
+		s.ISR = isrWithChange(s.ISR, change.Remove, m.joinable(change.Add), s.Replicas)
 		return nil
 	})
 	if err != nil {
@@ -86,6 +86,24 @@ func (m *Manager) writeISR(ctx context.Context, change partition.ISRChange) (*pa
 	}
 	ls := m.leaderState(&st)
 	return &ls, nil
+}
+
+// joinable returns the brokers of add that may join an ISR: live and not
+// draining. A draining broker is on its way out; the controller takes it
+// out of every ISR, and adding it back would make acks=all producers wait
+// for a broker that is about to stop.
+func (m *Manager) joinable(add []int32) []int32 {
+	snap := m.latest.Load()
+	if snap == nil {
+		return add
+	}
+	out := make([]int32, 0, len(add))
+	for _, id := range add {
+		if b, live := snap.Brokers[id]; live && b.State != cluster.StateDraining {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // isrWithChange removes and adds members, keeping only assigned replicas

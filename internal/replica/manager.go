@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
@@ -92,7 +93,8 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[partition.ID]*hosted // guarded by mu; written only by Apply
 
-	applied *watermark.Watermark // the revision of the last applied snapshot
+	applied *watermark.Watermark             // the revision of the last applied snapshot
+	latest  atomic.Pointer[cluster.Snapshot] // the last snapshot given to Apply
 
 	fetchers *replication.Manager
 	isrWake  chan struct{} // poked by leaders when a follower may rejoin the ISR
@@ -208,6 +210,7 @@ func (m *Manager) WaitApplied(ctx context.Context, rev int64) error {
 // snapshots (Run's), so Apply needs no lock against itself; it takes m.mu
 // only to publish changes to readers.
 func (m *Manager) Apply(snap *cluster.Snapshot) {
+	m.latest.Store(snap)
 	addrs := make(map[int32]string, len(snap.Brokers))
 	for id, bi := range snap.Brokers {
 		addrs[id] = net.JoinHostPort(bi.Host, strconv.Itoa(int(bi.Port)))
