@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 )
@@ -138,3 +139,6 @@ func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 	}
 	return c
 }
+
+// kgoSeeds returns the client option that seeds every broker of c.
+func kgoSeeds(c *testCluster) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(c.bootstrap()...)} }

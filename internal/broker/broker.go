@@ -45,6 +45,7 @@ type Broker struct {
 	meta        *cluster.Cache
 	replicas    *replica.Manager
 	groups      *groupcoord.Coordinator
+	controller  *controller.Controller
 	producerIDs *producerIDs
 	metrics     *metrics
 
@@ -217,12 +218,14 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		b.groups.Close()
 	})
 	// Every broker campaigns to be the controller; the winner elects
-	// partition leaders. It stops first on shutdown and resigns, so that
-	// another broker takes over while this one drains.
+	// partition leaders. It keeps running through a controlled shutdown's
+	// drain (which it may be carrying out itself), then stops first and
+	// resigns, so that another broker takes over at once.
 	ctrl, err := controller.New(controller.Config{Store: store, Cache: b.meta, Session: session, Broker: b.cfg, Logger: b.log})
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	b.controller = ctrl
 	ctrlCtx, stopCtrl := context.WithCancel(context.Background())
 	ctrlDone := make(chan struct{})
 	go func() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/controller"
 	"github.com/spotstream/spotstream/internal/group"
 	"github.com/spotstream/spotstream/internal/groupcoord"
 	"github.com/spotstream/spotstream/internal/log"
@@ -51,6 +52,10 @@ var errorTable = []struct {
 	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{cluster.ErrTopicExists, kerr.TopicAlreadyExists},
 	{cluster.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+	{cluster.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
+	{controller.ErrNotController, kerr.NotController},
+	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{controller.ErrPreferredNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{placement.ErrNotEnoughBrokers, kerr.InvalidReplicationFactor},
 	{config.ErrInvalidConfig, kerr.InvalidConfig},
 	{groupcoord.ErrLoading, kerr.CoordinatorLoadInProgress},

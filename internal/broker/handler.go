@@ -48,6 +48,7 @@ func init() {
 		{32, 1, 4, (*Broker).handleDescribeConfigs},
 		{37, 0, 3, (*Broker).handleCreatePartitions},
 		{42, 0, 2, (*Broker).handleDeleteGroups},
+		{43, 0, 2, (*Broker).handleElectLeaders},
 		{47, 0, 0, (*Broker).handleOffsetDelete},
 		{60, 0, 1, (*Broker).handleDescribeCluster},
 	}
