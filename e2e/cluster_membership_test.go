@@ -135,7 +135,10 @@ func itoa(n int32) string { return strconv.Itoa(int(n)) }
 // member's broker leaves a quorum of two: the cluster still registers
 // brokers and creates topics, and the killed broker rejoins on restart.
 func TestQuorumClusterSurvivesMemberLoss(t *testing.T) {
-	c := startQuorumCluster(t, 4, "broker.session.timeout.ms=3000")
+	// Losing the etcd leader stalls lease renewals for an etcd election
+	// (about a second here); a session shorter than a few seconds would
+	// fence the surviving brokers too.
+	c := startQuorumCluster(t, 4, "broker.session.timeout.ms=6000", "broker.heartbeat.interval.ms=1000")
 	addr := c.brokers[3].Addr()
 	c.waitBrokers(addr, 0, 1, 2, 3)
 
