@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 )
 
 // TestClusterRackAwarePlacement runs 6 brokers in 3 racks and creates a
@@ -150,5 +155,43 @@ func TestQuorumClusterSurvivesMemberLoss(t *testing.T) {
 	c.waitBrokers(addr, 0, 1, 2, 3)
 	if id := brokerIDAt(t, c.brokers[2].Addr()); id != 2 {
 		t.Fatalf("restarted member broker has id %d, want 2", id)
+	}
+}
+
+// TestBrokerRejoinsAfterLosingSession revokes a live broker's lease, as an
+// etcd outage longer than its session would end it: the broker stops
+// leading (the others take its partitions) but the process stays up and
+// rejoins the cluster under the same id.
+func TestBrokerRejoinsAfterLosingSession(t *testing.T) {
+	c := startCluster(t, 3, nil, "broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500")
+	addr := c.brokers[0].Addr()
+	c.waitBrokers(addr, 0, 1, 2)
+	slot := c.slotOf(2)
+
+	store, err := cluster.Connect(context.Background(), clustertest.Etcd(t), c.namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	key := "/" + c.namespace + "/brokers/2"
+	resp, err := store.Client().Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("registration %s: %v %v", key, resp, err)
+	}
+	if _, err := store.Client().Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "broker 2 to rejoin with a new lease", func() bool {
+		r, err := store.Client().Get(ctx, key)
+		return err == nil && len(r.Kvs) == 1 && r.Kvs[0].Lease != resp.Kvs[0].Lease
+	})
+	c.waitBrokers(addr, 0, 1, 2)
+	if id := brokerIDAt(t, c.brokers[slot].Addr()); id != 2 {
+		t.Fatalf("rejoined broker has id %d, want 2", id)
+	}
+	if !strings.Contains(c.brokers[slot].Output(), "rejoining the cluster") {
+		t.Errorf("no rejoin in the broker's log:\n%s", c.brokers[slot].Output())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spotstream/spotstream/internal/broker"
 	"github.com/spotstream/spotstream/internal/config"
@@ -90,5 +91,26 @@ func serve(args []string) error {
 		logger.Warn("second signal: exiting without a clean shutdown")
 		os.Exit(1)
 	}()
-	return broker.New(cfg, logger).Run(ctx)
+	// A broker that loses its coordinator session has stopped leading and
+	// serving (another broker may own its partitions by now); it rejoins
+	// as a new incarnation on the same data rather than exiting, so that
+	// an etcd outage longer than the session does not take every broker
+	// of the cluster down for good.
+	for {
+		err := broker.New(cfg, logger).Run(ctx)
+		if !errors.Is(err, broker.ErrSessionLost) || ctx.Err() != nil {
+			return err
+		}
+		logger.Warn("lost the coordinator session; rejoining the cluster", "retry.in", rejoinBackoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(rejoinBackoff):
+		}
+	}
 }
+
+// rejoinBackoff is the pause before a broker that lost its session
+// rejoins: enough for a flapping coordinator to settle, short next to the
+// session timeout.
+const rejoinBackoff = time.Second

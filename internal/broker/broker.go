@@ -33,6 +33,13 @@ import (
 	"github.com/spotstream/spotstream/internal/wire"
 )
 
+// ErrSessionLost is returned by Run when the broker lost its membership
+// (its etcd lease expired or could not be renewed in time) and stopped, so
+// that another broker may take over its partitions. The broker's data is
+// intact: running a new Broker on the same configuration rejoins the
+// cluster, as Kafka brokers rejoin after being fenced.
+var ErrSessionLost = errors.New("broker: lost coordinator session")
+
 // Broker is one spotstream broker.
 type Broker struct {
 	cfg *config.Broker
@@ -278,7 +285,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	case <-lost:
 		// Another broker may take this id's place: stop at once
 		// rather than keep acting on stale leadership.
-		return errors.New("broker: lost coordinator session")
+		return ErrSessionLost
 	default:
 	}
 	return serveErr
