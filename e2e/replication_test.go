@@ -24,9 +24,6 @@ import (
 // NOT_ENOUGH_REPLICAS while acks=1 works; restarted followers catch up
 // and rejoin the ISR.
 func TestReplicationISR(t *testing.T) {
-	if testing.Short() {
-		t.Skip("multi-broker test")
-	}
 	endpoints := strings.Join(clustertest.Etcd(t), ",")
 	namespace := clustertest.Namespace(t)
 	dirs := map[int32]string{}
@@ -57,6 +54,11 @@ func TestReplicationISR(t *testing.T) {
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
+	// Placement needs all three registrations in broker 1's metadata.
+	waitFor(t, 30*time.Second, "three brokers in the metadata", func() bool {
+		md, err := adm.BrokerMetadata(ctx)
+		return err == nil && len(md.Brokers) == 3
+	})
 	if _, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -164,15 +166,21 @@ func TestReplicationISR(t *testing.T) {
 // partitionState returns partition 0's leader and ISR from Metadata.
 func partitionState(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) (int32, []int32) {
 	t.Helper()
-	md, err := adm.Metadata(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	td, ok := md.Topics[topic]
-	if !ok || len(td.Partitions) == 0 {
-		t.Fatalf("no metadata for %s", topic)
-	}
-	p := td.Partitions[0]
+	// The client may ask any broker, and each learns of a new topic
+	// through its own etcd watch: retry until it knows.
+	var p kadm.PartitionDetail
+	waitFor(t, 10*time.Second, "metadata for "+topic, func() bool {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return false
+		}
+		td, ok := md.Topics[topic]
+		if !ok || td.Err != nil || len(td.Partitions) == 0 {
+			return false
+		}
+		p = td.Partitions[0]
+		return true
+	})
 	return p.Leader, p.ISR
 }
 

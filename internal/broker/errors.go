@@ -57,6 +57,7 @@ var errorTable = []struct {
 	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
 	{controller.ErrPreferredNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{placement.ErrNotEnoughBrokers, kerr.InvalidReplicationFactor},
+	{config.ErrNotDynamic, kerr.InvalidRequest}, // wraps ErrInvalidConfig too; Kafka answers INVALID_REQUEST
 	{config.ErrInvalidConfig, kerr.InvalidConfig},
 	{groupcoord.ErrLoading, kerr.CoordinatorLoadInProgress},
 	{group.ErrNotCoordinator, kerr.NotCoordinator},

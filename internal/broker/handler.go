@@ -46,9 +46,11 @@ func init() {
 		{22, 0, 5, (*Broker).handleInitProducerID},
 		{23, 2, 4, (*Broker).handleOffsetForLeaderEpoch},
 		{32, 1, 4, (*Broker).handleDescribeConfigs},
+		{33, 0, 2, (*Broker).handleAlterConfigs},
 		{37, 0, 3, (*Broker).handleCreatePartitions},
 		{42, 0, 2, (*Broker).handleDeleteGroups},
 		{43, 0, 2, (*Broker).handleElectLeaders},
+		{44, 0, 1, (*Broker).handleIncrementalAlterConfigs},
 		{47, 0, 0, (*Broker).handleOffsetDelete},
 		{60, 0, 1, (*Broker).handleDescribeCluster},
 	}

@@ -59,6 +59,14 @@
 //	    The first producer id not yet handed out; brokers take blocks with
 //	    a compare-and-swap ([Store.AllocateProducerIDs]).
 //
+//	configs/brokers/<id>      {"configs":{"min.insync.replicas":"2"}}
+//	configs/brokers/default   {"configs":{"unclean.leader.election.enable":"true"}}
+//	    Dynamic broker configs (Kafka's AlterConfigs on a broker resource):
+//	    one broker's, and the cluster-wide default layer. Values are strings
+//	    as in server.properties, validated by the writer; a key is deleted
+//	    when its last config is ([Store.UpdateBrokerConfigs]). Snapshots
+//	    carry them in [Snapshot.DynamicBrokerConfigs].
+//
 //	controller/<lease>        {"id":2}
 //	    A candidate of the controller election (concurrency.Election keys,
 //	    one per candidate, under the candidate broker's lease, value from

@@ -60,13 +60,14 @@ const (
 	kindBroker
 	kindTopic
 	kindPartition
-	kindController // a candidate of the controller election
+	kindController    // a candidate of the controller election
+	kindBrokerConfigs // dynamic broker configs: one broker's, or the default
 )
 
 // parsedKey is a key split into its parts.
 type parsedKey struct {
 	kind      keyKind
-	broker    int32  // kindBroker
+	broker    int32  // kindBroker; kindBrokerConfigs (ClusterDefault for the default)
 	topic     string // kindTopic, kindPartition
 	partition int32  // kindPartition
 }
@@ -93,6 +94,8 @@ func (k keyspace) parse(key string) parsedKey {
 			return parsedKey{}
 		}
 		return parsedKey{kind: kindTopic, topic: name}
+	case strings.HasPrefix(rel, brokerConfigsDir):
+		return parseBrokerConfigsKey(rel[len(brokerConfigsDir):])
 	case strings.HasPrefix(rel, controllerDir) && len(rel) > len(controllerDir):
 		return parsedKey{kind: kindController}
 	case strings.HasPrefix(rel, partitionsDir):

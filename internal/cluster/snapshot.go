@@ -35,6 +35,12 @@ type Snapshot struct {
 	// Kafka's controller epoch.
 	ControllerEpoch int64
 
+	// DynamicBrokerConfigs holds the dynamic broker configs (Kafka's
+	// AlterConfigs on broker resources) by broker id, ClusterDefault for
+	// the cluster-wide layer; absent when none are set. Read it through
+	// BrokerConfigs.
+	DynamicBrokerConfigs map[int32]map[string]string
+
 	// candidates are the election's keys, by key. There is one per broker
 	// at most, so recomputing the controller on each change is cheap.
 	candidates map[string]candidate
@@ -99,10 +105,11 @@ type builder struct {
 	old  *Snapshot
 	next *Snapshot
 
-	brokersCopied    bool
-	topicsCopied     bool
-	candidatesCopied bool
-	touched          map[string]*Topic // topics copied by this builder: modifiable
+	brokersCopied       bool
+	topicsCopied        bool
+	candidatesCopied    bool
+	brokerConfigsCopied bool
+	touched             map[string]*Topic // topics copied by this builder: modifiable
 }
 
 func newBuilder(keys keyspace, log *slog.Logger, old *Snapshot) *builder {
@@ -253,6 +260,9 @@ func (b *builder) apply(kv *mvccpb.KeyValue, deleted bool) {
 			b.malformed(key, err)
 		}
 		b.candidates()[key] = candidate{createRev: kv.CreateRevision, id: id}
+
+	case kindBrokerConfigs:
+		b.applyBrokerConfigs(key, pk.broker, kv, deleted)
 
 	case kindPartition:
 		t := b.next.Topics[pk.topic]

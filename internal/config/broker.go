@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -100,6 +101,10 @@ type Broker struct {
 	Coordinator CoordinatorConfig
 
 	set map[string]string // canonical values of the keys set explicitly
+
+	// dyn is the dynamic broker configuration (dynamic.go), swapped as a
+	// whole by SetDynamic while request handlers and the controller read it.
+	dyn atomic.Pointer[dynamicLayer]
 }
 
 // NewBroker applies defaults to props (the merged file and overrides),

@@ -13,8 +13,8 @@ type Source int8
 const (
 	SourceUnknown              Source = 0
 	SourceDynamicTopic         Source = 1 // the topic's own config
-	SourceDynamicBroker        Source = 2 // not used yet: no dynamic broker configs
-	SourceDynamicDefaultBroker Source = 3 // not used yet
+	SourceDynamicBroker        Source = 2 // a dynamic config of this broker (SetDynamic)
+	SourceDynamicDefaultBroker Source = 3 // a cluster-wide dynamic broker config
 	SourceStaticBroker         Source = 4 // server.properties or --override
 	SourceDefault              Source = 5 // the built-in default
 )
@@ -28,8 +28,8 @@ type Entry struct {
 	// Source is where Value comes from: the first synonym's source.
 	Source    Source
 	Sensitive bool
-	// ReadOnly is true for every broker key: spotstream has no dynamic
-	// broker configs yet. Topic keys are not read-only.
+	// ReadOnly is true for every broker key but the dynamic ones
+	// (IsDynamic). Topic keys are not read-only.
 	ReadOnly bool
 	Type     Type
 	Doc      string
@@ -46,14 +46,17 @@ type Synonym struct {
 }
 
 // Describe returns every broker key, sorted by name, as DescribeConfigs
-// reports a broker resource. The value is the key's own (set or default),
+// reports a broker resource. The value is the key's own (dynamic for this
+// broker, dynamic cluster-wide, set statically, or default),
 // not a value derived from its synonyms: log.retention.ms stays null when
 // only log.retention.hours is set, as in Kafka.
 func (b *Broker) Describe() []Entry {
 	entries := make([]Entry, 0, len(brokerKeys))
 	for _, k := range brokerKeys {
-		e := Entry{Name: k.Name, Sensitive: k.Sensitive(), ReadOnly: true, Type: k.Type, Doc: k.Doc}
-		if s, ok := b.set[k.Name]; ok {
+		e := Entry{Name: k.Name, Sensitive: k.Sensitive(), ReadOnly: !IsDynamic(k.Name), Type: k.Type, Doc: k.Doc}
+		if syns := b.dynamic().synonyms([]string{k.Name}); len(syns) > 0 {
+			e.Value = syns[0].Value
+		} else if s, ok := b.set[k.Name]; ok {
 			e.Value = ptr(s)
 		} else if !k.Null {
 			e.Value = ptr(format(k.mustParseDefault()))
@@ -83,9 +86,10 @@ func (b *Broker) Describe() []Entry {
 }
 
 // brokerSynonyms lists, for a group of broker keys in precedence order, the
-// values set statically and then the defaults, as Kafka does.
+// dynamic values of this broker, the cluster-wide dynamic values, the values
+// set statically and then the defaults, as Kafka does.
 func (b *Broker) brokerSynonyms(group []string) []Synonym {
-	var syns []Synonym
+	syns := b.dynamic().synonyms(group)
 	for _, name := range group {
 		if s, ok := b.set[name]; ok {
 			syns = append(syns, Synonym{Name: name, Value: ptr(s), Source: SourceStaticBroker})
@@ -102,7 +106,8 @@ func (b *Broker) brokerSynonyms(group []string) []Synonym {
 // DescribeTopic returns every topic key, sorted by name, as DescribeConfigs
 // reports a topic with the given overrides. Values are effective values
 // (retention.ms in milliseconds even when log.retention.hours supplies it).
-// Synonyms list the topic override, then the broker keys set in
+// Synonyms list the topic override, then the dynamic broker configs (this
+// broker's, then cluster-wide), then the broker keys set in
 // server.properties, then broker defaults; the source is that of the first.
 // (Kafka omits the broker synonyms when the first broker key of the chain,
 // log.retention.ms, is unset; spotstream reports them, so that a topic
@@ -111,6 +116,7 @@ func (b *Broker) brokerSynonyms(group []string) []Synonym {
 // Overrides are expected to be valid; unknown keys are skipped, and an
 // invalid value is shown as given.
 func (b *Broker) DescribeTopic(overrides map[string]string) []Entry {
+	defaults := b.TopicDefaults()
 	entries := make([]Entry, 0, len(topicKeys))
 	for _, k := range topicKeys {
 		e := Entry{Name: k.Name, Sensitive: k.Sensitive(), Type: k.Type, Doc: k.Doc}
@@ -122,7 +128,7 @@ func (b *Broker) DescribeTopic(overrides map[string]string) []Entry {
 			e.Value = ptr(value)
 			e.Synonyms = append(e.Synonyms, Synonym{Name: k.Name, Value: ptr(value), Source: SourceDynamicTopic})
 		} else {
-			e.Value = ptr(format(b.LogDefaults.get(k.Name)))
+			e.Value = ptr(format(defaults.get(k.Name)))
 		}
 		e.Synonyms = append(e.Synonyms, b.brokerSynonyms(k.Synonyms)...)
 		e.Source = SourceDefault

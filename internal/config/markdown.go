@@ -38,6 +38,10 @@ func Markdown() string {
 			if k.Ours {
 				notes = append(notes, "spotstream key; Kafka has none.")
 			}
+			if IsDynamic(k.Name) {
+				notes = append(notes, "Dynamic: can be changed at runtime, cluster-wide or per broker, with "+
+					"IncrementalAlterConfigs or AlterConfigs (`kafka-configs.sh --entity-type brokers --alter`).")
+			}
 			for _, n := range notes {
 				fmt.Fprintf(&b, "- %s\n", n)
 			}

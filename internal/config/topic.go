@@ -182,13 +182,14 @@ func ValidateTopicConfigs(overrides map[string]string) error {
 // Topic returns the effective configuration of a topic with the given
 // overrides: each key from the overrides, else from its broker synonyms,
 // else from their defaults. It starts from b.LogDefaults, so a test may
-// adjust that field directly. It fails like ValidateTopicConfigs.
+// adjust that field directly, with the dynamic broker configs applied
+// (TopicDefaults). It fails like ValidateTopicConfigs.
 func (b *Broker) Topic(overrides map[string]string) (TopicConfig, error) {
 	vals, err := parseTopicOverrides(overrides)
 	if err != nil {
 		return TopicConfig{}, err
 	}
-	cfg := b.LogDefaults.clone()
+	cfg := b.TopicDefaults()
 	for name, v := range vals {
 		cfg.set(name, v)
 	}

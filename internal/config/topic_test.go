@@ -138,7 +138,10 @@ func synonyms(e Entry) []string {
 	return out
 }
 
-var sourceName = map[Source]string{SourceDynamicTopic: "TOPIC", SourceStaticBroker: "STATIC", SourceDefault: "DEFAULT"}
+var sourceName = map[Source]string{
+	SourceDynamicTopic: "TOPIC", SourceDynamicBroker: "BROKER", SourceDynamicDefaultBroker: "CLUSTER",
+	SourceStaticBroker: "STATIC", SourceDefault: "DEFAULT",
+}
 
 func TestDescribeTopic(t *testing.T) {
 	b := mustBroker(t, map[string]string{"log.retention.hours": "24", "log.segment.bytes": "65536"})

@@ -211,6 +211,16 @@ func (m *Manager) WaitApplied(ctx context.Context, rev int64) error {
 // only to publish changes to readers.
 func (m *Manager) Apply(snap *cluster.Snapshot) {
 	m.latest.Store(snap)
+	// Dynamic broker configs change the defaults of every topic key; they
+	// are installed before the partitions are, so that a replica opened by
+	// this snapshot already uses them, and WaitApplied covers them.
+	reconfigure, err := m.cfg.Broker.SetDynamic(snap.BrokerConfigs(cluster.ClusterDefault), snap.BrokerConfigs(m.cfg.BrokerID))
+	if err != nil {
+		m.log.Warn("ignoring invalid dynamic broker configs", "err", err)
+	}
+	if reconfigure {
+		m.log.Info("applying changed dynamic broker configs", "revision", snap.Revision)
+	}
 	addrs := make(map[int32]string, len(snap.Brokers))
 	for id, bi := range snap.Brokers {
 		addrs[id] = net.JoinHostPort(bi.Host, strconv.Itoa(int(bi.Port)))
@@ -225,7 +235,7 @@ func (m *Manager) Apply(snap *cluster.Snapshot) {
 			}
 			id := partition.ID{Topic: t.Name, Partition: int32(i)}
 			wanted[id] = true
-			if err := m.applyPartition(id, t, ps); err != nil {
+			if err := m.applyPartition(id, t, ps, reconfigure); err != nil {
 				m.log.Error("applying partition state", "partition", id.String(), "err", err)
 			}
 		}
@@ -245,8 +255,10 @@ func (m *Manager) Apply(snap *cluster.Snapshot) {
 	m.applied.Advance(snap.Revision)
 }
 
-// applyPartition opens, reconfigures or re-roles one replica.
-func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.PartitionState) error {
+// applyPartition opens, reconfigures or re-roles one replica. A replica is
+// reconfigured when its topic's overrides changed, or when reconfigure says
+// the broker defaults under them did.
+func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.PartitionState, reconfigure bool) error {
 	m.mu.RLock()
 	h := m.parts[id]
 	m.mu.RUnlock()
@@ -266,7 +278,7 @@ func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.
 		m.mu.Lock()
 		m.parts[id] = h
 		m.mu.Unlock()
-	} else if !sameConfigs(h.configs, t.Configs) {
+	} else if reconfigure || !sameConfigs(h.configs, t.Configs) {
 		h.p.SetConfig(partitionConfig(m.cfg.Broker, topicCfg))
 		h.configs = t.Configs
 	}
