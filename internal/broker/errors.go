@@ -56,6 +56,8 @@ var errorTable = []struct {
 	{controller.ErrNotController, kerr.NotController},
 	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
 	{controller.ErrPreferredNotAvailable, kerr.PreferredLeaderNotAvailable},
+	{controller.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{controller.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 	{placement.ErrNotEnoughBrokers, kerr.InvalidReplicationFactor},
 	{config.ErrNotDynamic, kerr.InvalidRequest}, // wraps ErrInvalidConfig too; Kafka answers INVALID_REQUEST
 	{config.ErrInvalidConfig, kerr.InvalidConfig},

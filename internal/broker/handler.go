@@ -51,6 +51,8 @@ func init() {
 		{42, 0, 2, (*Broker).handleDeleteGroups},
 		{43, 0, 2, (*Broker).handleElectLeaders},
 		{44, 0, 1, (*Broker).handleIncrementalAlterConfigs},
+		{45, 0, 1, (*Broker).handleAlterPartitionReassignments},
+		{46, 0, 0, (*Broker).handleListPartitionReassignments},
 		{47, 0, 0, (*Broker).handleOffsetDelete},
 		{60, 0, 1, (*Broker).handleDescribeCluster},
 	}

@@ -184,7 +184,7 @@ func (c *Controller) lead(ctx context.Context, t *term) {
 			// The cache has not yet seen our victory (or our writes):
 			// decide from a snapshot that has.
 		default:
-			rev, err := c.reconcile(ctx, snap, t)
+			rev, err := c.reconcileAll(ctx, snap, t) // elections, then reassignments (reassign.go)
 			switch {
 			case errors.Is(err, cluster.ErrConditionFailed):
 				return

@@ -54,6 +54,17 @@
 // etcd. Deciding from the current state makes the controller idempotent: a
 // snapshot seen twice, or a stale one, writes nothing new.
 //
+// # Reassignment
+//
+// [Controller.AlterReassignments] starts, replaces or cancels partition
+// reassignments (KIP-455); the state of a move lives in the partition
+// state (Adding, Removing), so a new controller carries on with it. On
+// every snapshot the controller completes the moves whose new replicas
+// are all in the ISR: Replicas becomes the target, the ISR loses the
+// removed replicas, and a removed leader hands over to the first live
+// in-sync target replica (LeaderEpoch+1). Brokers that left Replicas
+// delete their copies (package replica). See reassign.go.
+//
 // # Why two leaders never accept writes for the same epoch
 //
 // The controller elects a new leader only for a partition whose leader has
