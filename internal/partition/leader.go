@@ -212,7 +212,10 @@ func (p *Partition) ReadReplica(replica int32, offset int64, maxBytes int, curre
 // watermark join. Followers joining count towards the high watermark at
 // once (until FinishISRChange), so that it cannot pass them while the
 // change is written. One change is in flight at a time, as in Kafka.
-func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration) (ISRChange, bool) {
+// joinable, if not nil, vetoes followers that may not join whatever their
+// offsets say: a broker that died or is draining keeps its last fetch
+// offset here, and proposing it would hold the high watermark for nothing.
+func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinable func(id int32) bool) (ISRChange, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.leader || p.self < 0 || p.changing {
@@ -222,7 +225,7 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration) (ISRCh
 	var add []int32
 	hw := p.hw.Load()
 	for _, id := range p.replicas {
-		if id != p.self && !slices.Contains(p.isr, id) && canJoin(p.followers[id], hw, p.epochStart) {
+		if id != p.self && !slices.Contains(p.isr, id) && canJoin(p.followers[id], hw, p.epochStart) && (joinable == nil || joinable(id)) {
 			add = append(add, id)
 		}
 	}

@@ -128,14 +128,14 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	// NOT_ENOUGH_REPLICAS_AFTER_APPEND (min.insync.replicas=2).
 	res = produce(t, leader)
 	lag := time.Second
-	if _, ok := leader.ProposeISRChange(now.Add(lag), lag); ok {
+	if _, ok := leader.ProposeISRChange(now.Add(lag), lag, nil); ok {
 		t.Fatal("shrink proposed before the lag passed")
 	}
-	change, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag)
+	change, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag, nil)
 	if !ok || !slices.Equal(change.Remove, []int32{2}) || len(change.Add) != 0 || change.Epoch != 3 {
 		t.Fatalf("ProposeISRChange = %+v, %v", change, ok)
 	}
-	if _, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag); ok {
+	if _, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag, nil); ok {
 		t.Fatal("second change proposed while one is in flight")
 	}
 	shrunk := state
@@ -162,7 +162,12 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	if _, err := leader.ReadReplica(2, end, 1<<20, 3, now); err != nil {
 		t.Fatal(err)
 	}
-	change, ok = leader.ProposeISRChange(now, lag)
+	// A caught-up follower that may not join (dead or draining, by the
+	// metadata) is not proposed.
+	if change, ok := leader.ProposeISRChange(now, lag, func(int32) bool { return false }); ok {
+		t.Fatalf("proposed a vetoed follower: %+v", change)
+	}
+	change, ok = leader.ProposeISRChange(now, lag, nil)
 	if !ok || !slices.Equal(change.Add, []int32{2}) {
 		t.Fatalf("expand = %+v, %v", change, ok)
 	}

@@ -52,7 +52,7 @@ func (m *Manager) checkISR(ctx context.Context, now time.Time, lag time.Duration
 	}
 	m.mu.RUnlock()
 	for _, p := range parts {
-		change, ok := p.ProposeISRChange(now, lag)
+		change, ok := p.ProposeISRChange(now, lag, m.canJoin)
 		if !ok {
 			continue
 		}
@@ -87,6 +87,10 @@ func (m *Manager) writeISR(ctx context.Context, change partition.ISRChange) (*pa
 	ls := m.leaderState(&st)
 	return &ls, nil
 }
+
+// canJoin reports whether broker id may join an ISR: live and not
+// draining, by the last snapshot.
+func (m *Manager) canJoin(id int32) bool { return len(m.joinable([]int32{id})) == 1 }
 
 // joinable returns the brokers of add that may join an ISR: live and not
 // draining. A draining broker is on its way out; the controller takes it
