@@ -52,3 +52,46 @@ func (l *Log) dropFirst(n int, freed int64) {
 	l.start.Store(l.segs[0].base)
 	l.size.Add(-freed)
 }
+
+// ResetTo empties the log and starts it again at offset: every segment is
+// deleted and the epoch history cleared, and the next append gets offset.
+// A follower does this when its leader no longer has the records after the
+// follower's end (Kafka's truncateFullyAndStartAt). It must be serialized
+// with appends, like TruncateTo.
+//
+// Segments go newest first and the new one is created last, so that a crash
+// part way leaves a prefix of the old log or an empty one, never a gap; the
+// follower then finds itself below the leader's start again and resets again.
+func (l *Log) ResetTo(offset int64) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if offset < 0 {
+		return fmt.Errorf("%w: cannot reset to %d", ErrOffsetOutOfRange, offset)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.segs) - 1; i >= 0; i-- {
+		if err := l.segs[i].remove(); err != nil {
+			l.segs = l.segs[:i+1]
+			return l.fail(fmt.Errorf("log: reset to %d: %w", offset, err))
+		}
+		l.segs = l.segs[:i]
+	}
+	if err := l.epochs.replace(nil); err != nil {
+		return l.fail(fmt.Errorf("log: reset to %d: %w", offset, err))
+	}
+	s, err := createSegment(l.dir, offset, &l.cfg)
+	if err != nil {
+		return l.fail(fmt.Errorf("log: reset to %d: %w", offset, err))
+	}
+	if err := syncDir(l.dir); err != nil {
+		return l.fail(fmt.Errorf("log: reset to %d: %w", offset, err))
+	}
+	l.segs = []*segment{s}
+	l.start.Store(offset)
+	l.end.Store(offset)
+	l.size.Store(0)
+	l.flushed.Store(offset)
+	return nil
+}

@@ -217,3 +217,32 @@ func TestDeleteSegmentsBefore(t *testing.T) {
 		})
 	}
 }
+
+func TestResetTo(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, testConfig())
+	appendBatches(t, l, 60, 2, 100) // 120 records over several segments
+	if err := l.Epochs().Assign(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ResetTo(5000); err != nil {
+		t.Fatal(err)
+	}
+	if l.StartOffset() != 5000 || l.EndOffset() != 5000 || l.Size() != 0 || len(l.Epochs().Entries()) != 0 {
+		t.Fatalf("after reset: start %d end %d size %d epochs %v", l.StartOffset(), l.EndOffset(), l.Size(), l.Epochs().Entries())
+	}
+	if bases := segmentBases(t, dir); !slices.Equal(bases, []int64{5000}) {
+		t.Fatalf("segment files %v, want [5000]", bases)
+	}
+	base, err := l.Append(makeBatch(t, 2, 100, 0))
+	if err != nil || base != 5000 {
+		t.Fatalf("append after reset: base %d, %v", base, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, testConfig())
+	if l.StartOffset() != 5000 || l.EndOffset() != 5002 {
+		t.Fatalf("reopened: start %d end %d, want 5000 and 5002", l.StartOffset(), l.EndOffset())
+	}
+}

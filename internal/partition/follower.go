@@ -135,6 +135,36 @@ func (p *Partition) TruncateFromLeader(epoch int32, offset int64) error {
 	return nil
 }
 
+// ResetFromLeader empties a follower's log and restarts it at offset, the
+// leader's log start, when the leader no longer has the records after the
+// follower's end (deleted by retention or compaction): nothing the
+// follower holds can be continued, so it starts over where the leader's
+// log starts.
+func (p *Partition) ResetFromLeader(epoch int32, offset int64) error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.checkFollowing(epoch); err != nil {
+		return err
+	}
+	if offset <= p.log.EndOffset() {
+		return nil // the leader's log continues ours after all
+	}
+	p.truncMu.Lock()
+	defer p.truncMu.Unlock()
+	p.truncGen.Add(1)
+	if err := p.log.ResetTo(offset); err != nil {
+		return fmt.Errorf("partition %s: %w", p.id, err)
+	}
+	p.logger.Warn("reset the log to the leader's log start: the records after our end are gone there", "offset", offset, "epoch", epoch)
+	// Everything the watermarks covered is gone; they start again at the
+	// leader's log start, which moves them forward.
+	p.leo.Reset(offset)
+	p.durable.Reset(offset)
+	p.hw.Reset(offset)
+	p.producers = producers.NewState()
+	return nil
+}
+
 // FollowLeaderHighWatermark sets a follower's high watermark from its
 // leader's: the leader's, capped at the local log end.
 func (p *Partition) FollowLeaderHighWatermark(leaderHW int64) {

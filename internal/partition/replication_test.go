@@ -234,3 +234,42 @@ func TestTruncateFromLeader(t *testing.T) {
 		t.Fatalf("truncation at another epoch = %v", err)
 	}
 }
+
+// TestResetFromLeader: a follower whose log ends below the leader's log
+// start starts over there, and continues from it.
+func TestResetFromLeader(t *testing.T) {
+	leader, fol := openTest(t, 1), openTest(t, 1)
+	if err := leader.BecomeLeader(1); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, leader)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !leader.WaitHighWatermark(ctx, 1) {
+		t.Fatal("hw did not reach 1")
+	}
+	r, err := leader.Read(0, 1<<20, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fol.BecomeFollower(9, 1)
+	if _, err := fol.AppendFromLeader(1, r.Records); err != nil {
+		t.Fatal(err)
+	}
+	if err := fol.ResetFromLeader(2, 100); !errors.Is(err, ErrNotFollowing) {
+		t.Fatalf("reset at another epoch = %v", err)
+	}
+	if err := fol.ResetFromLeader(1, 100); err != nil {
+		t.Fatal(err)
+	}
+	if fol.LogStartOffset() != 100 || fol.LogEndOffset() != 100 || fol.DurableOffset() != 100 || fol.HighWatermark() != 100 {
+		t.Fatalf("after reset: start %d end %d durable %d hw %d", fol.LogStartOffset(), fol.LogEndOffset(), fol.DurableOffset(), fol.HighWatermark())
+	}
+	// The leader's records from its log start on continue the follower's.
+	batch := append([]byte(nil), r.Records...)
+	record.SetBaseOffset(batch, 100)
+	end, err := fol.AppendFromLeader(1, batch)
+	if err != nil || end != 101 {
+		t.Fatalf("append at the new start: end %d, %v", end, err)
+	}
+}

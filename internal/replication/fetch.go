@@ -114,10 +114,11 @@ func (f *fetcher) handlePartition(fp *followed, rp *kmsg.FetchResponseTopicParti
 		// past its end, our log diverged: find where, again. If we are
 		// before its start, the leader deleted what we lack.
 		if fetchOffset < rp.LogStartOffset {
-			// TODO(replication): truncate fully and restart the log at
-			// the leader's start offset; the log has no such operation
-			// yet, so the partition backs off and logs.
-			f.delay(fp, "fetch offset below the leader's log start", err)
+			// The leader deleted what we lack: start over at its log
+			// start (Kafka's truncateFullyAndStartAt).
+			if err := fp.p.ResetFromLeader(fp.epoch, rp.LogStartOffset); err != nil {
+				f.delay(fp, "resetting to the leader's log start", err)
+			}
 			return 0, false
 		}
 		fp.truncate = true
