@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,10 +47,17 @@ func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	two := "2"
-	resp, err := adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
-	if err == nil {
-		err = resp.Err
-	}
+	// The controller that places the topic may not see every broker's
+	// registration yet: INVALID_REPLICATION_FACTOR then, so try again.
+	var err error
+	waitFor(t, 20*time.Second, "the topic to be created", func() bool {
+		var resp kadm.CreateTopicResponse
+		resp, err = adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		return !errors.Is(err, kerr.InvalidReplicationFactor)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
