@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -101,6 +102,10 @@ func (c *conn) serve() {
 		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrUnexpectedEOF):
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			c.log.Debug("closing idle connection")
+		case errors.Is(err, syscall.ECONNRESET):
+			// Clients that exit without closing (kcat -L) reset
+			// their connections: nothing for an operator to act on.
+			c.log.Debug("client reset the connection")
 		default:
 			c.log.Warn("closing connection", "err", err)
 		}
