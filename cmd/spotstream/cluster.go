@@ -9,7 +9,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -77,6 +76,8 @@ type statusOptions struct {
 	json bool
 }
 
+func (o statusOptions) connection() adminConn { return o.conn }
+
 func parseStatusOptions(args []string, stderr io.Writer) (statusOptions, error) {
 	o := statusOptions{conn: defaultAdminConn()}
 	fs := newAdminFlagSet("cluster status", statusSynopsis, stderr)
@@ -90,15 +91,8 @@ func parseStatusOptions(args []string, stderr io.Writer) (statusOptions, error) 
 
 // clusterStatus runs "spotstream cluster status".
 func clusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseStatusOptions(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	adm, ctx, done, err := o.conn.connect(ctx)
-	if err != nil {
+	o, adm, ctx, done, err := startAdmin(ctx, args, stderr, parseStatusOptions)
+	if adm == nil {
 		return err
 	}
 	defer done()

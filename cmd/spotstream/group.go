@@ -118,6 +118,31 @@ func (c *adminConn) connect(ctx context.Context) (*kadm.Client, context.Context,
 	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
 }
 
+// adminOptions are the parsed flags of an admin subcommand.
+type adminOptions interface {
+	connection() adminConn
+}
+
+// startAdmin is how every admin subcommand starts: it parses the flags
+// with parse and connects with the connection flags among them. A nil
+// client means there is nothing more to do: err says why, or is nil after
+// -h printed the synopsis. Otherwise the caller defers done.
+func startAdmin[O adminOptions](ctx context.Context, args []string, stderr io.Writer, parse func([]string, io.Writer) (O, error)) (o O, adm *kadm.Client, actx context.Context, done func(), err error) {
+	o, err = parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return o, nil, nil, nil, nil
+	}
+	if err != nil {
+		return o, nil, nil, nil, err
+	}
+	conn := o.connection()
+	adm, actx, done, err = conn.connect(ctx)
+	if err != nil {
+		return o, nil, nil, nil, err
+	}
+	return o, adm, actx, done, nil
+}
+
 // explainTimeout turns the context error of a cluster that never answered
 // into one that says so; other errors pass through.
 func (c *adminConn) explainTimeout(err error) error {
@@ -223,6 +248,8 @@ type listOptions struct {
 	json bool
 }
 
+func (o listOptions) connection() adminConn { return o.conn }
+
 // parseListOptions parses the command line of "group list".
 func parseListOptions(args []string, stderr io.Writer) (listOptions, error) {
 	o := listOptions{conn: defaultAdminConn()}
@@ -237,15 +264,8 @@ func parseListOptions(args []string, stderr io.Writer) (listOptions, error) {
 
 // groupList runs "spotstream group list".
 func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseListOptions(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	adm, ctx, done, err := o.conn.connect(ctx)
-	if err != nil {
+	o, adm, ctx, done, err := startAdmin(ctx, args, stderr, parseListOptions)
+	if adm == nil {
 		return err
 	}
 	defer done()

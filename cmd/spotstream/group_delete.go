@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -27,6 +26,8 @@ type deleteOptions struct {
 	groups []string
 }
 
+func (o deleteOptions) connection() adminConn { return o.conn }
+
 // parseDeleteOptions parses the command line of "group delete".
 func parseDeleteOptions(args []string, stderr io.Writer) (deleteOptions, error) {
 	o := deleteOptions{conn: defaultAdminConn()}
@@ -49,15 +50,8 @@ func parseDeleteOptions(args []string, stderr io.Writer) (deleteOptions, error) 
 
 // groupDelete runs "spotstream group delete".
 func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDeleteOptions(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	adm, ctx, done, err := o.conn.connect(ctx)
-	if err != nil {
+	o, adm, ctx, done, err := startAdmin(ctx, args, stderr, parseDeleteOptions)
+	if adm == nil {
 		return err
 	}
 	defer done()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -57,6 +56,8 @@ type describeOptions struct {
 	json    bool
 }
 
+func (o describeOptions) connection() adminConn { return o.conn }
+
 // parseDescribeOptions parses the command line of "group describe".
 func parseDescribeOptions(args []string, stderr io.Writer) (describeOptions, error) {
 	o := describeOptions{conn: defaultAdminConn()}
@@ -81,15 +82,8 @@ func parseDescribeOptions(args []string, stderr io.Writer) (describeOptions, err
 // groupDescribe runs "spotstream group describe". Every group is printed
 // that can be; the error names those that could not.
 func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseDescribeOptions(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	adm, ctx, done, err := o.conn.connect(ctx)
-	if err != nil {
+	o, adm, ctx, done, err := startAdmin(ctx, args, stderr, parseDescribeOptions)
+	if adm == nil {
 		return err
 	}
 	defer done()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -91,6 +90,8 @@ type resetOptions struct {
 	strategies []string // the strategy flags given, to insist on exactly one
 	execute    bool
 }
+
+func (o resetOptions) connection() adminConn { return o.conn }
 
 // parseResetOptions parses the command line of "group reset-offsets".
 func parseResetOptions(args []string, stderr io.Writer) (resetOptions, error) {
@@ -208,15 +209,8 @@ func (o *resetOptions) selectedTopics() []string {
 
 // groupResetOffsets runs "spotstream group reset-offsets".
 func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseResetOptions(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	adm, ctx, done, err := o.conn.connect(ctx)
-	if err != nil {
+	o, adm, ctx, done, err := startAdmin(ctx, args, stderr, parseResetOptions)
+	if adm == nil {
 		return err
 	}
 	defer done()
