@@ -28,8 +28,9 @@ type failoverRun struct {
 	fails []error
 	sent  int
 
-	stop chan struct{}
-	done sync.WaitGroup // the producing goroutine and outstanding records
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     sync.WaitGroup // the producing goroutine and outstanding records
 }
 
 type ackedAt struct {
@@ -78,8 +79,13 @@ func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int
 	}
 	r.done.Add(1)
 	go r.produce()
+	// A test that fails before finish still stops the producing goroutine.
+	t.Cleanup(r.stopProducing)
 	return r
 }
+
+// stopProducing ends the producing goroutine; it may be called twice.
+func (r *failoverRun) stopProducing() { r.stopOnce.Do(func() { close(r.stop) }) }
 
 // produce hands records to the client, about one per millisecond, until
 // stop is closed.
@@ -138,7 +144,7 @@ func (r *failoverRun) firstAckAfter(t0 time.Time) (time.Time, bool) {
 func (r *failoverRun) finish(addr string) {
 	t := r.t
 	t.Helper()
-	close(r.stop)
+	r.stopProducing()
 	r.done.Wait()
 	if len(r.fails) > 0 {
 		t.Fatalf("%d of %d records failed; first: %v", len(r.fails), r.sent, r.fails[0])

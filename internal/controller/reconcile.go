@@ -145,14 +145,14 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 // the broker default.
 func (c *Controller) uncleanAllowed(t *cluster.Topic) bool {
 	if t == nil {
-		return c.broker.LogDefaults.UncleanLeaderElection
+		return c.broker.TopicDefaults().UncleanLeaderElection
 	}
 	cfg, err := c.broker.Topic(t.Configs)
 	if err != nil {
 		// Configs were validated when written; a bad one here (hand-edited
 		// etcd) must not make data loss the default.
 		c.log.Warn("invalid topic configs; using the broker default for unclean.leader.election.enable", "topic", t.Name, "err", err)
-		return c.broker.LogDefaults.UncleanLeaderElection
+		return c.broker.TopicDefaults().UncleanLeaderElection
 	}
 	return cfg.UncleanLeaderElection
 }
