@@ -125,6 +125,10 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	dirIDs, err := cluster.DirectoryIDs(b.cfg.LogDirs)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", b.cfg.Listeners[0].Address())
 	if err != nil {
@@ -151,8 +155,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Host:     host,
 		Port:     port,
 		Rack:     b.cfg.Rack,
-		Capacity: b.cfg.Capacity,
-		State:    cluster.StateStarting,
+		Capacity:    b.cfg.Capacity,
+		State:       cluster.StateStarting,
+		Directories: dirIDs,
 	}, meta.Lease)
 	if err != nil {
 		return err
@@ -164,8 +169,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	})
 	b.id = session.ID()
 	b.log = b.log.With("broker", b.id)
-	for _, dir := range b.cfg.LogDirs {
-		if err := cluster.WriteMeta(dir, cluster.Meta{ClusterID: b.clusterID, BrokerID: b.id, Lease: session.Lease()}); err != nil {
+	for i, dir := range b.cfg.LogDirs {
+		m := cluster.Meta{ClusterID: b.clusterID, BrokerID: b.id, Lease: session.Lease(), DirectoryID: dirIDs[i]}
+		if err := cluster.WriteMeta(dir, m); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
 	}
@@ -189,7 +195,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	}
 
 	b.groups = b.newGroupCoordinator()
-	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, Logger: b.log, Leadership: b.groups,
+	if b.replicas, err = replica.New(replica.Config{BrokerID: b.id, Broker: b.cfg, DirectoryIDs: dirIDs, Logger: b.log, Leadership: b.groups,
 		Store: store, // leaders write ISR changes
 	}); err != nil {
 		return fmt.Errorf("broker: %w", err)

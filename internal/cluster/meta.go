@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,8 +22,12 @@ import (
 //	version=1
 //	broker.id=3
 //	cluster.id=Zx8vXq3tRAm1x7Zp0wKk2Q
+//	directory.id=b2Vx0H1vQ0mJ3Y4x7bq0Aw
 //	coordinator.lease=694d8b3ef6a4b20b
 //
+// directory.id is Kafka's (KIP-858): random per directory, made when the
+// directory is first used, so that a fresh disk mounted under an old
+// broker id is told apart from the disk that held the broker's data.
 // coordinator.lease is ours: the etcd lease (hex, as etcdctl prints it) of
 // the broker's latest session, which a restarted broker adopts (see
 // [Store.Register]). Kafka ignores it; node.id (Kafka's KRaft name for
@@ -36,6 +41,10 @@ type Meta struct {
 	ClusterID string
 	// Lease is the lease of the broker's latest session; 0 if none.
 	Lease clientv3.LeaseID
+	// DirectoryID identifies this one directory (FormatID form); "" in a
+	// file written before directory ids existed. CheckMeta leaves it
+	// empty: it differs between directories.
+	DirectoryID string
 }
 
 // ReadMeta reads dir's meta.properties. It returns false (and no error) if
@@ -88,6 +97,12 @@ func parseMeta(b []byte) (Meta, error) {
 		return Meta{}, fmt.Errorf("%w: broker.id %q", ErrMalformed, id)
 	}
 	m := Meta{BrokerID: int32(n), ClusterID: props["cluster.id"]}
+	if d := props["directory.id"]; d != "" {
+		if _, err := ParseID(d); err != nil {
+			return Meta{}, fmt.Errorf("%w: directory.id %q", ErrMalformed, d)
+		}
+		m.DirectoryID = d
+	}
 	if l := props["coordinator.lease"]; l != "" {
 		lease, err := strconv.ParseInt(l, 16, 64)
 		if err != nil {
@@ -106,6 +121,9 @@ func WriteMeta(dir string, m Meta) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#\n# Written by spotstream. Ties this directory to a broker and a cluster.\nversion=1\nbroker.id=%d\ncluster.id=%s\n", m.BrokerID, m.ClusterID)
+	if m.DirectoryID != "" {
+		fmt.Fprintf(&b, "directory.id=%s\n", m.DirectoryID)
+	}
 	if m.Lease != 0 {
 		fmt.Fprintf(&b, "coordinator.lease=%x\n", int64(m.Lease))
 	}
@@ -158,6 +176,30 @@ func writeFileAtomic(dir, name string, data []byte) (err error) {
 	return d.Sync()
 }
 
+// DirectoryIDs returns the directory id of each of dirs, in order: the one
+// its meta.properties records, or a new random one for a directory without
+// (a fresh disk, or a file from before directory ids). The caller records
+// new ids with WriteMeta before it stores anything in those directories.
+func DirectoryIDs(dirs []string) ([]string, error) {
+	ids := make([]string, len(dirs))
+	for i, dir := range dirs {
+		m, ok, err := ReadMeta(dir)
+		if err != nil {
+			return nil, err
+		}
+		if ok && m.DirectoryID != "" {
+			ids[i] = m.DirectoryID
+		} else {
+			ids[i] = FormatID(NewID())
+		}
+		if slices.Contains(ids[:i], ids[i]) {
+			return nil, fmt.Errorf("%w: log directories %s and %s have the same directory.id %s (a copied directory?)",
+				ErrBrokerIDMismatch, dirs[slices.Index(ids[:i], ids[i])], dir, ids[i])
+		}
+	}
+	return ids, nil
+}
+
 // CheckMeta reads meta.properties in every log directory and checks that
 // they describe one broker of one cluster: a directory of another cluster
 // than clusterID (skipped when clusterID is "") fails with
@@ -182,6 +224,7 @@ func CheckMeta(dirs []string, clusterID string) (Meta, bool, error) {
 		}
 		if from == "" {
 			merged, from = m, dir
+			merged.DirectoryID = ""
 			continue
 		}
 		if m.BrokerID != merged.BrokerID {

@@ -60,7 +60,8 @@ func TestReadMetaKafkaFormat(t *testing.T) {
 		err     bool
 	}{
 		{content: "#\n#Tue Nov 21 10:00:00 UTC 2026\nversion=0\nbroker.id=7\ncluster.id=abc\n", want: cluster.Meta{BrokerID: 7, ClusterID: "abc"}},
-		{content: "node.id=2\nversion=1\ndirectory.id=xyz\ncluster.id=abc\n", want: cluster.Meta{BrokerID: 2, ClusterID: "abc"}},
+		{content: "node.id=2\nversion=1\ndirectory.id=b2Vx0H1vQ0mJ3Y4x7bq0Aw\ncluster.id=abc\n", want: cluster.Meta{BrokerID: 2, ClusterID: "abc", DirectoryID: "b2Vx0H1vQ0mJ3Y4x7bq0Aw"}},
+		{content: "node.id=2\nversion=1\ndirectory.id=xyz\ncluster.id=abc\n", err: true},
 		{content: "version=2\nbroker.id=1\n", err: true},
 		{content: "version=1\ncluster.id=abc\n", err: true},
 		{content: "version=1\nbroker.id=x\n", err: true},
@@ -116,5 +117,42 @@ func TestCheckMeta(t *testing.T) {
 	two := write(cluster.Meta{BrokerID: 2, ClusterID: "A"})
 	if _, _, err := cluster.CheckMeta([]string{a, two}, "A"); !errors.Is(err, cluster.ErrBrokerIDMismatch) {
 		t.Fatalf("dirs of two brokers: %v", err)
+	}
+}
+
+// TestDirectoryIDs checks that a directory keeps the id its meta.properties
+// records, that one without gets a new id, and that two directories with
+// the same id (one copied from the other) are refused.
+func TestDirectoryIDs(t *testing.T) {
+	kept, fresh := t.TempDir(), t.TempDir()
+	const id = "b2Vx0H1vQ0mJ3Y4x7bq0Aw"
+	if err := cluster.WriteMeta(kept, cluster.Meta{BrokerID: 1, ClusterID: "abc", DirectoryID: id}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := cluster.DirectoryIDs([]string{kept, fresh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids[0] != id || ids[1] == "" || ids[1] == id {
+		t.Fatalf("directory ids %q: want %s then a new id", ids, id)
+	}
+	if _, err := cluster.ParseID(ids[1]); err != nil {
+		t.Fatalf("new directory id: %v", err)
+	}
+	again, err := cluster.DirectoryIDs([]string{fresh})
+	if err != nil || again[0] == ids[1] {
+		t.Fatalf("an unrecorded directory id must not be stable before WriteMeta: %q, %v", again, err)
+	}
+
+	copied := t.TempDir()
+	if err := cluster.WriteMeta(copied, cluster.Meta{BrokerID: 1, ClusterID: "abc", DirectoryID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.DirectoryIDs([]string{kept, copied}); !errors.Is(err, cluster.ErrBrokerIDMismatch) {
+		t.Fatalf("two directories with one id: %v, want ErrBrokerIDMismatch", err)
+	}
+	m, ok, err := cluster.CheckMeta([]string{kept}, "abc")
+	if err != nil || !ok || m.DirectoryID != "" {
+		t.Fatalf("CheckMeta merges directories: %+v %v %v; want no directory id", m, ok, err)
 	}
 }

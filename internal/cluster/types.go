@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -37,6 +38,17 @@ type Registration struct {
 	// Capacity is broker.capacity: "on-demand" or "spot".
 	Capacity string      `json:"capacity,omitempty"`
 	State    BrokerState `json:"state"`
+	// Directories are the directory ids of the broker's log directories
+	// (directory.id in their meta.properties), in log.dirs order. A copy
+	// of a partition that a partition state records in a directory the
+	// broker no longer registers is gone: see PartitionState.Dirs.
+	Directories []string `json:"directories,omitempty"`
+}
+
+// HasDirectory reports whether dir is one of the broker's log
+// directories. The empty id (unknown) matches any broker.
+func (r *Registration) HasDirectory(dir string) bool {
+	return dir == "" || slices.Contains(r.Directories, dir)
 }
 
 // BrokerInfo is a stored registration: the broker's announcement plus what
@@ -60,6 +72,19 @@ type PartitionState struct {
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	ISR            []int32 `json:"isr"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	// ELR are the eligible leader replicas (Kafka's KIP-966): replicas out
+	// of the ISR that still hold every acknowledged record, because they
+	// left it while the ISR was smaller than min.insync.replicas, when
+	// nothing can be acknowledged. The controller elects one when no ISR
+	// member is left. See isr.go for the rules.
+	ELR []int32 `json:"elr,omitempty"`
+	// Dirs records, by broker id, the directory id of the copy that the
+	// broker's ISR or ELR membership stands for (Kafka's KIP-858). A
+	// broker that comes back without that directory (a fresh disk under
+	// the same id) is a new, empty replica: it is neither elected nor
+	// counted as in sync until it has caught up again. A replica without
+	// an entry is matched by broker id alone.
+	Dirs map[int32]string `json:"dirs,omitempty"`
 	// Adding and Removing describe an ongoing reassignment (KIP-455).
 	Adding   []int32 `json:"adding,omitempty"`
 	Removing []int32 `json:"removing,omitempty"`
@@ -76,6 +101,8 @@ func (p *PartitionState) Available() bool { return p.Revision != 0 }
 func (p PartitionState) Clone() PartitionState {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.ELR = slices.Clone(p.ELR)
+	p.Dirs = maps.Clone(p.Dirs)
 	p.Adding = slices.Clone(p.Adding)
 	p.Removing = slices.Clone(p.Removing)
 	return p
@@ -86,7 +113,7 @@ func (p PartitionState) Clone() PartitionState {
 func (p *PartitionState) equal(q *PartitionState) bool {
 	return slices.Equal(p.Replicas, q.Replicas) && p.Leader == q.Leader &&
 		p.LeaderEpoch == q.LeaderEpoch && slices.Equal(p.ISR, q.ISR) &&
-		p.PartitionEpoch == q.PartitionEpoch &&
+		p.PartitionEpoch == q.PartitionEpoch && slices.Equal(p.ELR, q.ELR) && maps.Equal(p.Dirs, q.Dirs) &&
 		slices.Equal(p.Adding, q.Adding) && slices.Equal(p.Removing, q.Removing)
 }
 

@@ -46,6 +46,11 @@ type Config struct {
 	// Broker supplies the log directories and the defaults of topic
 	// configurations.
 	Broker *config.Broker
+	// DirectoryIDs are the directory ids of Broker.LogDirs, in order
+	// (meta.properties). A follower names the directory of its copy in
+	// every fetch, and a leader records it with the copy's ISR
+	// membership. Empty in tests that track no directories.
+	DirectoryIDs []string
 	Logger *slog.Logger
 	// Leadership, if set, learns when a local replica starts or stops
 	// leading: the group coordinator serves the partitions of
@@ -74,6 +79,7 @@ type LeadershipObserver interface {
 // logDir is one of log.dirs with its group-commit loop.
 type logDir struct {
 	path   string
+	id     string // directory.id; "" when not tracked
 	syncer *log.Syncer
 }
 
@@ -113,11 +119,18 @@ func New(cfg Config) (*Manager, error) {
 		Logger:            cfg.Logger,
 		Dial:              cfg.FetcherDial,
 	})
-	for _, d := range cfg.Broker.LogDirs {
+	if len(cfg.DirectoryIDs) != 0 && len(cfg.DirectoryIDs) != len(b.LogDirs) {
+		return nil, fmt.Errorf("replica: %d directory ids for %d log dirs", len(cfg.DirectoryIDs), len(b.LogDirs))
+	}
+	for i, d := range cfg.Broker.LogDirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("replica: log dir: %w", err)
 		}
-		m.dirs = append(m.dirs, &logDir{path: d, syncer: log.NewSyncer(cfg.Logger)})
+		ld := &logDir{path: d, syncer: log.NewSyncer(cfg.Logger)}
+		if len(cfg.DirectoryIDs) > 0 {
+			ld.id = cfg.DirectoryIDs[i]
+		}
+		m.dirs = append(m.dirs, ld)
 	}
 	if len(m.dirs) == 0 {
 		return nil, errors.New("replica: no log directories")
