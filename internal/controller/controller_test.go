@@ -159,8 +159,8 @@ func TestControllerFailover(t *testing.T) {
 }
 
 // TestOfflineAndUnclean: a partition whose only ISR member dies goes
-// offline, unless its topic allows unclean elections; when the member
-// returns, it leads again.
+// offline, the member eligible, unless its topic allows unclean
+// elections; when the member returns, it leads again.
 func TestOfflineAndUnclean(t *testing.T) {
 	c := newTestCluster(t)
 	rec := newRecorder()
@@ -182,8 +182,8 @@ func TestOfflineAndUnclean(t *testing.T) {
 	})
 	clean, _ := snap.Partition("clean", 0)
 	dirty, _ := snap.Partition("dirty", 0)
-	if clean.LeaderEpoch != 1 || !slices.Equal(clean.ISR, []int32{0}) {
-		t.Errorf("offline partition: %+v; want leader -1, epoch 1, ISR [0]", clean)
+	if clean.LeaderEpoch != 1 || len(clean.ISR) != 0 || !slices.Equal(clean.ELR, []int32{0}) {
+		t.Errorf("offline partition: %+v; want leader -1, epoch 1, ISR [], ELR [0]", clean)
 	}
 	if dirty.Leader != 1 || dirty.LeaderEpoch != 1 || !slices.Equal(dirty.ISR, []int32{1}) {
 		t.Errorf("unclean election: %+v; want leader 1, epoch 1, ISR [1]", dirty)
@@ -303,7 +303,7 @@ func TestDeposedControllerCannotWrite(t *testing.T) {
 	}
 }
 
-func TestUncleanAllowed(t *testing.T) {
+func TestPolicyUnclean(t *testing.T) {
 	b, _, err := config.NewBroker(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +321,7 @@ func TestUncleanAllowed(t *testing.T) {
 		{false, map[string]string{"unclean.leader.election.enable": "maybe"}, false},
 	} {
 		b.LogDefaults.UncleanLeaderElection = tc.def
-		if got := ctrl.uncleanAllowed(&cluster.Topic{Name: "t", Configs: tc.configs}); got != tc.want {
+		if got := ctrl.policy(&cluster.Topic{Name: "t", Configs: tc.configs}).unclean; got != tc.want {
 			t.Errorf("default %v, configs %v: %v; want %v", tc.def, tc.configs, got, tc.want)
 		}
 	}

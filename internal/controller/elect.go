@@ -51,22 +51,44 @@ func (k kind) String() string {
 	return "none"
 }
 
-// needsLeader reports whether p may need a change: it has no leader, or
-// its leader or an ISR member is dead or draining. It is the cheap test run
-// on every partition of every snapshot; electLeader decides what to write.
+// policy is what a topic's configuration says about elections.
+type policy struct {
+	// unclean is unclean.leader.election.enable.
+	unclean bool
+	// minISR is min.insync.replicas: members leaving an ISR that would
+	// then be smaller become eligible leader replicas.
+	minISR int
+}
+
+// needsLeader reports whether p may need a change: it has no leader, its
+// leader's copy is not live, an ISR member is dead or draining, or an ISR
+// or ELR member's copy is gone. It is the cheap test run on every
+// partition of every snapshot; electLeader decides what to write.
 func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) bool {
 	if !p.Available() || len(p.Replicas) == 0 {
 		return false
 	}
-	if p.Leader == cluster.NoLeader {
+	if p.Leader == cluster.NoLeader || !p.CopyLive(p.Leader, brokers) {
 		return true
 	}
-	for _, id := range append([]int32{p.Leader}, p.ISR...) {
+	for _, id := range p.ISR {
 		if b, live := brokers[id]; !live || b.State == cluster.StateDraining {
 			return true
 		}
 	}
-	return false
+	return len(goneCopies(p, brokers)) > 0
+}
+
+// goneCopies returns the ISR and ELR members whose brokers are registered
+// without the directory that holds their copy: new disks under old ids.
+func goneCopies(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) []int32 {
+	var gone []int32
+	for _, id := range append(slices.Clone(p.ISR), p.ELR...) {
+		if p.CopyGone(id, brokers) && !slices.Contains(gone, id) {
+			gone = append(gone, id)
+		}
+	}
+	return gone
 }
 
 // active reports whether id is a live broker that is not draining.
@@ -75,29 +97,35 @@ func active(brokers map[int32]cluster.BrokerInfo, id int32) bool {
 	return live && b.State != cluster.StateDraining
 }
 
-// settle handles a partition whose leader is live: leadership moves off a
-// draining leader to an active ISR member (as Kafka's controlled shutdown
-// does), and dead or draining followers leave the ISR at once rather than
-// after replica.lag.time.max.ms, as Kafka's controller fences a broker
-// whose session ended: acks=all producers must not wait for a broker that
-// is gone. Shrinking the ISR never endangers an acknowledged record: the
-// remaining members, the leader among them, hold every one of them.
-func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) (cluster.PartitionState, kind) {
+// settle handles a partition whose leader's copy is live: leadership moves
+// off a draining leader to an active ISR member (as Kafka's controlled
+// shutdown does), and dead or draining followers leave the ISR at once
+// rather than after replica.lag.time.max.ms, as Kafka's controller fences
+// a broker whose session ended: acks=all producers must not wait for a
+// broker that is gone. Those leaving become eligible when the ISR falls
+// below min.insync.replicas (cluster.PartitionState.LeaveISR), and copies
+// that are gone leave for good. Shrinking the ISR never endangers an
+// acknowledged record: the remaining members, the leader among them, hold
+// every one of them.
+func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, pol policy) (cluster.PartitionState, kind) {
 	next := p.Clone()
 	k := kindNone
+	if gone := goneCopies(&p, brokers); len(gone) > 0 {
+		next.LoseCopies(gone)
+		k = kindShrunk
+	}
 	if !active(brokers, p.Leader) {
 		l := pick(p.Replicas, brokers, func(id int32) bool {
-			return id != p.Leader && active(brokers, id) && slices.Contains(p.ISR, id)
+			return id != p.Leader && active(brokers, id) && slices.Contains(next.ISR, id)
 		})
 		if l >= 0 {
-			next.Leader = l
-			next.LeaderEpoch++
+			next.ElectFrom(l, false)
 			k = kindMoved
 		}
 		// Else nowhere to go: the draining broker keeps leading.
 	}
-	if isr := activeISR(p.ISR, next.Leader, brokers); len(isr) != len(p.ISR) {
-		next.ISR = isr
+	if out := inactive(next.ISR, next.Leader, brokers); len(out) > 0 {
+		next.LeaveISR(out, pol.minISR)
 		if k == kindNone {
 			k = kindShrunk
 		}
@@ -105,12 +133,12 @@ func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) (clu
 	return next, k
 }
 
-// activeISR returns isr, in order, without its dead and draining members,
-// except leader, which stays.
-func activeISR(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) []int32 {
-	out := make([]int32, 0, len(isr))
+// inactive returns the members of isr, other than leader, that are dead or
+// draining.
+func inactive(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) []int32 {
+	var out []int32
 	for _, id := range isr {
-		if id == leader || active(brokers, id) {
+		if id != leader && !active(brokers, id) {
 			out = append(out, id)
 		}
 	}
@@ -118,50 +146,59 @@ func activeISR(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) 
 }
 
 // electLeader returns the state p should have, given the live brokers and
-// whether the topic allows unclean elections, and what kind of election
-// that is. For kindNone, p is returned unchanged and nothing is to be
-// written. It never modifies p's slices.
+// the topic's policy, and what kind of election that is. For kindNone, p
+// is returned unchanged and nothing is to be written. It never modifies
+// p's slices.
+//
+// The candidates, in order: a live ISR member, then a live eligible
+// leader replica (ELR), each only with the copy the state records for it
+// (a broker back on a fresh disk under the same id is neither); then, if
+// the policy allows unclean elections, any live replica. Within each
+// group, replicas come in assignment order, draining brokers last.
 //
 // Called on the state about to be replaced (inside UpdatePartitionIf), so
 // a leader that came back or was replaced meanwhile means kindNone.
-func electLeader(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, unclean bool) (cluster.PartitionState, kind) {
+func electLeader(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, pol policy) (cluster.PartitionState, kind) {
 	if len(p.Replicas) == 0 {
 		return p, kindNone
 	}
-	if _, live := brokers[p.Leader]; live && p.Leader != cluster.NoLeader {
-		return settle(p, brokers)
-	}
-	isr := p.ISR
-	if p.Leader != cluster.NoLeader {
-		// The dead leader leaves the ISR, unless it is the last member: an
-		// ISR names who holds every committed record, and the last leader
-		// does. Only the leader: followers are their leader's business.
-		if rest := without(p.ISR, p.Leader); len(rest) > 0 {
-			isr = rest
-		} else {
-			isr = []int32{p.Leader}
-		}
+	if p.Leader != cluster.NoLeader && p.CopyLive(p.Leader, brokers) {
+		return settle(p, brokers, pol)
 	}
 	next := p.Clone()
-	next.LeaderEpoch++
-	if l := pick(p.Replicas, brokers, func(id int32) bool { return slices.Contains(isr, id) }); l >= 0 {
-		next.Leader = l
-		next.ISR = activeISR(isr, l, brokers)
-		return next, kindClean
+	changed := false
+	if gone := goneCopies(&p, brokers); len(gone) > 0 {
+		next.LoseCopies(gone)
+		changed = true
 	}
-	if unclean {
+	if p.Leader != cluster.NoLeader && slices.Contains(next.ISR, p.Leader) {
+		// The dead leader leaves the ISR; it stays eligible when the ISR
+		// is left too small to acknowledge anything without it.
+		next.LeaveISR([]int32{p.Leader}, pol.minISR)
+	}
+	inISR := func(id int32) bool { return slices.Contains(next.ISR, id) && next.CopyLive(id, brokers) }
+	inELR := func(id int32) bool { return slices.Contains(next.ELR, id) && next.CopyLive(id, brokers) }
+	for _, eligible := range []func(int32) bool{inISR, inELR} {
+		if l := pick(p.Replicas, brokers, eligible); l >= 0 {
+			next.ElectFrom(l, false)
+			if out := inactive(next.ISR, l, brokers); len(out) > 0 {
+				next.LeaveISR(out, pol.minISR)
+			}
+			return next, kindClean
+		}
+	}
+	if pol.unclean {
 		if l := pick(p.Replicas, brokers, func(int32) bool { return true }); l >= 0 {
-			next.Leader = l
-			next.ISR = []int32{l}
+			next.ElectFrom(l, true)
 			return next, kindUnclean
 		}
 	}
-	if p.Leader == cluster.NoLeader {
-		// Offline already: wait for a replica to come back.
+	if p.Leader == cluster.NoLeader && !changed {
+		// Offline already: wait for an eligible replica to come back.
 		return p, kindNone
 	}
 	next.Leader = cluster.NoLeader
-	next.ISR = slices.Clone(isr)
+	next.LeaderEpoch++
 	return next, kindOffline
 }
 
@@ -175,7 +212,7 @@ func electPreferred(p cluster.PartitionState, brokers map[int32]cluster.BrokerIn
 	if p.Leader == preferred {
 		return p, ErrElectionNotNeeded
 	}
-	if _, live := brokers[preferred]; !live || !slices.Contains(p.ISR, preferred) {
+	if !p.CopyLive(preferred, brokers) || !slices.Contains(p.ISR, preferred) {
 		return p, ErrPreferredNotAvailable
 	}
 	next := p.Clone()
@@ -202,15 +239,4 @@ func pick(replicas []int32, brokers map[int32]cluster.BrokerInfo, eligible func(
 		}
 	}
 	return fallback
-}
-
-// without returns ids without id, in a new slice.
-func without(ids []int32, id int32) []int32 {
-	out := make([]int32, 0, len(ids))
-	for _, x := range ids {
-		if x != id {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -253,8 +253,8 @@ func startReassignment(p cluster.PartitionState, target []int32, brokers map[int
 	next.Adding = minus(target, orig)
 	next.Removing = minus(orig, target)
 	// Adding brokers of a replaced reassignment that the new target drops
-	// leave the ISR with their assignment.
-	next.ISR = intersect(p.ISR, next.Replicas)
+	// leave the ISR (and the ELR) with their assignment.
+	next.PruneToReplicas()
 	if len(next.ISR) == 0 {
 		return p, fmt.Errorf("%w: no in-sync replica would remain", ErrInvalidReplicaAssignment)
 	}
@@ -288,7 +288,7 @@ func completeReassignment(p cluster.PartitionState, brokers map[int32]cluster.Br
 	next := p.Clone()
 	next.Replicas = minus(p.Replicas, p.Removing)
 	next.Adding, next.Removing = nil, nil
-	next.ISR = intersect(p.ISR, next.Replicas)
+	next.PruneToReplicas()
 	if len(next.ISR) == 0 || len(next.Replicas) == 0 {
 		// No target replica holds every committed record yet.
 		return p, false
@@ -309,7 +309,7 @@ func cancelReassignment(p cluster.PartitionState, brokers map[int32]cluster.Brok
 	next := p.Clone()
 	next.Replicas = original(&p)
 	next.Adding, next.Removing = nil, nil
-	next.ISR = intersect(p.ISR, next.Replicas)
+	next.PruneToReplicas()
 	if len(next.ISR) == 0 {
 		return p, fmt.Errorf("%w: cannot cancel: no original replica is in sync", ErrInvalidReplicaAssignment)
 	}
@@ -325,12 +325,11 @@ func cancelReassignment(p cluster.PartitionState, brokers map[int32]cluster.Brok
 // reports whether there was one. A draining one is taken only when no
 // other will do, as in elections.
 func moveLeader(p *cluster.PartitionState, candidates []int32, brokers map[int32]cluster.BrokerInfo) bool {
-	l := pick(candidates, brokers, func(id int32) bool { return slices.Contains(p.ISR, id) })
+	l := pick(candidates, brokers, func(id int32) bool { return slices.Contains(p.ISR, id) && p.CopyLive(id, brokers) })
 	if l < 0 {
 		return false
 	}
-	p.Leader = l
-	p.LeaderEpoch++
+	p.ElectFrom(l, false)
 	return true
 }
 
@@ -360,14 +359,3 @@ func minus(a, b []int32) []int32 {
 	return out
 }
 
-// intersect returns the members of a that are in b, in a's order, in a
-// new slice.
-func intersect(a, b []int32) []int32 {
-	out := make([]int32, 0, len(a))
-	for _, id := range a {
-		if slices.Contains(b, id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}

@@ -29,18 +29,19 @@ type job struct {
 func (c *Controller) reconcile(ctx context.Context, snap *cluster.Snapshot, t *term) (int64, error) {
 	var jobs []job
 	for name, topic := range snap.Topics {
-		var unclean, parsed bool // the topic's setting, parsed once it matters
+		var pol policy // the topic's, parsed once it matters
+		parsed := false
 		for i := range topic.Partitions {
 			p := &topic.Partitions[i]
 			if !needsLeader(p, snap.Brokers) {
 				continue
 			}
 			if !parsed {
-				unclean, parsed = c.uncleanAllowed(topic), true
+				pol, parsed = c.policy(topic), true
 			}
 			// Offline partitions that must stay so are skipped here rather
 			// than re-read from etcd on every snapshot.
-			if _, k := electLeader(*p, snap.Brokers, unclean); k != kindNone {
+			if _, k := electLeader(*p, snap.Brokers, pol); k != kindNone {
 				jobs = append(jobs, job{topic: name, partition: int32(i)})
 			}
 		}
@@ -108,12 +109,12 @@ feed:
 // nothing was). Liveness is the snapshot's: a broker it shows dead had its
 // lease expire, whatever happened since.
 func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t *term, j job) (int64, error) {
-	unclean := c.uncleanAllowed(snap.Topics[j.topic])
+	pol := c.policy(snap.Topics[j.topic])
 	var k kind
 	var old cluster.PartitionState
 	state, rev, err := c.store.UpdatePartitionIf(ctx, j.topic, j.partition, t.fence(), func(p *cluster.PartitionState) error {
 		old = *p
-		*p, k = electLeader(*p, snap.Brokers, unclean)
+		*p, k = electLeader(*p, snap.Brokers, pol)
 		return nil
 	})
 	switch {
@@ -125,12 +126,13 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 		return 0, nil
 	}
 	attrs := []any{"topic", j.topic, "partition", j.partition, "leader", state.Leader,
-		"leader.epoch", state.LeaderEpoch, "isr", state.ISR, "previous.leader", old.Leader, "previous.isr", old.ISR}
+		"leader.epoch", state.LeaderEpoch, "isr", state.ISR, "elr", state.ELR,
+		"previous.leader", old.Leader, "previous.isr", old.ISR, "previous.elr", old.ELR}
 	switch k {
 	case kindClean:
 		c.log.Info("elected partition leader", attrs...)
 	case kindOffline:
-		c.log.Warn("partition offline: no live in-sync replica", attrs...)
+		c.log.Warn("partition offline: no live in-sync or eligible replica", attrs...)
 	case kindUnclean:
 		c.log.Warn("unclean leader election: records the new leader lacks are lost", attrs...)
 	case kindMoved:
@@ -141,20 +143,22 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 	return rev, nil
 }
 
-// uncleanAllowed returns the topic's unclean.leader.election.enable, else
-// the broker default.
-func (c *Controller) uncleanAllowed(t *cluster.Topic) bool {
+// policy returns the topic's unclean.leader.election.enable and
+// min.insync.replicas, else the broker defaults.
+func (c *Controller) policy(t *cluster.Topic) policy {
+	defaults := c.broker.TopicDefaults()
+	pol := policy{unclean: defaults.UncleanLeaderElection, minISR: defaults.MinInsyncReplicas}
 	if t == nil {
-		return c.broker.TopicDefaults().UncleanLeaderElection
+		return pol
 	}
 	cfg, err := c.broker.Topic(t.Configs)
 	if err != nil {
 		// Configs were validated when written; a bad one here (hand-edited
 		// etcd) must not make data loss the default.
-		c.log.Warn("invalid topic configs; using the broker default for unclean.leader.election.enable", "topic", t.Name, "err", err)
-		return c.broker.TopicDefaults().UncleanLeaderElection
+		c.log.Warn("invalid topic configs; using the broker defaults for elections", "topic", t.Name, "err", err)
+		return pol
 	}
-	return cfg.UncleanLeaderElection
+	return policy{unclean: cfg.UncleanLeaderElection, minISR: cfg.MinInsyncReplicas}
 }
 
 // TopicPartition names a partition.
