@@ -358,4 +358,3 @@ func minus(a, b []int32) []int32 {
 	}
 	return out
 }
-
