@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/partition"
 	"github.com/spotstream/spotstream/internal/wire"
 )
@@ -126,7 +127,7 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 		if limit <= 0 && total > 0 && replica >= 0 {
 			// No room for records, but the follower's fetch offset
 			// still counts towards the high watermark and the ISR.
-			res, err := fp.p.ReadReplica(replica, fp.req.FetchOffset, 0, fp.req.CurrentLeaderEpoch, now)
+			res, err := fp.p.ReadReplica(replica, directoryID(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, 0, fp.req.CurrentLeaderEpoch, now)
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -143,7 +144,7 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 		var res partition.ReadResult
 		var err error
 		if replica >= 0 {
-			res, err = fp.p.ReadReplica(replica, fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch, now)
+			res, err = fp.p.ReadReplica(replica, directoryID(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch, now)
 		} else {
 			res, err = fp.p.Read(fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch)
 		}
@@ -167,4 +168,13 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 		}
 	}
 	return total, failed
+}
+
+// directoryID returns the string form of a follower's directory id
+// (KIP-853's ReplicaDirectoryId), "" for the zero id: not named.
+func directoryID(id [16]byte) string {
+	if id == ([16]byte{}) {
+		return ""
+	}
+	return cluster.FormatID(id)
 }

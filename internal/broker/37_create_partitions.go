@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -70,7 +69,7 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	}
 	var states []cluster.PartitionState
 	for _, replicas := range assignment {
-		states = append(states, cluster.PartitionState{Replicas: replicas, Leader: replicas[0], ISR: slices.Clone(replicas)})
+		states = append(states, cluster.NewPartitionState(replicas, snap.Brokers))
 	}
 	rev, err := b.store.CreatePartitions(ctx, rt.Topic, have, states)
 	if err != nil {

@@ -151,10 +151,10 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("broker: broker.id %d does not match broker.id %d in meta.properties of %v", b.cfg.BrokerID, meta.BrokerID, b.cfg.LogDirs)
 	}
 	session, err := b.register(ctx, cluster.Registration{
-		ID:       id,
-		Host:     host,
-		Port:     port,
-		Rack:     b.cfg.Rack,
+		ID:          id,
+		Host:        host,
+		Port:        port,
+		Rack:        b.cfg.Rack,
 		Capacity:    b.cfg.Capacity,
 		State:       cluster.StateStarting,
 		Directories: dirIDs,

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
-	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -105,11 +104,7 @@ func (b *Broker) createTopic(ctx context.Context, tr topicRequest, validateOnly 
 
 	spec := cluster.TopicSpec{Name: tr.name, ID: newTopicID(), Configs: tr.configs}
 	for _, replicas := range assignment {
-		spec.Partitions = append(spec.Partitions, cluster.PartitionState{
-			Replicas: replicas,
-			Leader:   replicas[0],
-			ISR:      slices.Clone(replicas),
-		})
+		spec.Partitions = append(spec.Partitions, cluster.NewPartitionState(replicas, snap.Brokers))
 	}
 	rev, err := b.store.CreateTopic(ctx, spec)
 	if err != nil {

@@ -162,3 +162,19 @@ func deleteIDs(ids, drop []int32) []int32 {
 	}
 	return out
 }
+
+// NewPartitionState returns the state of a new partition on replicas: the
+// first leads, all are in sync (all are empty), and the copy of each
+// replica whose broker registers a single log directory is recorded there,
+// so that its leader need not write the record before its first commit.
+// The copies of brokers with several directories are recorded by their
+// leader once their fetches name them.
+func NewPartitionState(replicas []int32, brokers map[int32]BrokerInfo) PartitionState {
+	p := PartitionState{Replicas: slices.Clone(replicas), Leader: replicas[0], ISR: slices.Clone(replicas)}
+	for _, id := range replicas {
+		if b, ok := brokers[id]; ok && len(b.Directories) == 1 {
+			p.RecordDir(id, b.Directories[0])
+		}
+	}
+	return p
+}

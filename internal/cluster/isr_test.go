@@ -142,3 +142,17 @@ func TestPartitionStateJSON(t *testing.T) {
 		t.Fatalf("encoded %s", enc)
 	}
 }
+
+// TestNewPartitionState checks that a new partition records the copies
+// of single-directory brokers only.
+func TestNewPartitionState(t *testing.T) {
+	brokers := map[int32]BrokerInfo{
+		1: {Registration: Registration{ID: 1, Directories: []string{"a"}}},
+		2: {Registration: Registration{ID: 2, Directories: []string{"b", "c"}}},
+		3: {Registration: Registration{ID: 3}},
+	}
+	p := NewPartitionState([]int32{2, 1, 3}, brokers)
+	if p.Leader != 2 || !slices.Equal(p.ISR, []int32{2, 1, 3}) || !maps.Equal(p.Dirs, map[int32]string{1: "a"}) {
+		t.Fatalf("new partition state %+v", p)
+	}
+}

@@ -23,6 +23,9 @@ type follower struct {
 	// and the leader's log end offset then.
 	lastFetch          time.Time
 	lastFetchLeaderEnd int64
+	// dir is the directory id the follower named in its last fetch: the
+	// copy its offsets describe ("" if it named none).
+	dir string
 }
 
 // newFollower returns the state a leader starts a term with. A member of
@@ -63,21 +66,32 @@ func later(a, b time.Time) time.Time {
 // highWatermark is the offset below which every member of isr (other than
 // self, whose share is durable) has the records durably: the smallest of
 // the leader's durable offset and the ISR followers' fetch offsets. A
-// member that has not fetched yet in this term (-1), or is unknown, holds
-// it at -1, which a watermark ignores.
-func highWatermark(durable int64, self int32, isr []int32, followers map[int32]*follower) int64 {
+// member that has not fetched yet in this term (-1), is unknown, or
+// fetched for another copy than the one dirs records for its membership
+// (a fresh disk under its id), holds it at -1, which a watermark ignores.
+func highWatermark(durable int64, self int32, isr []int32, followers map[int32]*follower, dirs map[int32]string) int64 {
 	hw := durable
 	for _, id := range isr {
 		if id == self {
 			continue
 		}
 		f := followers[id]
-		if f == nil {
+		if f == nil || f.dir != dirs[id] {
 			return -1
 		}
 		hw = min(hw, f.fetchOffset)
 	}
 	return hw
+}
+
+// mayCommit reports whether a leader may advance its high watermark at
+// all (Kafka's "strict min ISR", KIP-966): the ISR it has written holds at
+// least min.insync.replicas members (capped at the replication factor), no
+// eligible leader replica waits to be cleared, and the state records the
+// leader's own copy. Otherwise a record could be acknowledged that a
+// replica the controller may elect does not have.
+func mayCommit(isr, elr []int32, replicas int, minISR int, selfRecorded bool) bool {
+	return len(isr) >= max(1, min(minISR, replicas)) && len(elr) == 0 && selfRecorded
 }
 
 // outOfSync returns the members of isr (other than self) that have not
@@ -93,6 +107,12 @@ func outOfSync(self int32, isr []int32, followers map[int32]*follower, now time.
 		}
 	}
 	return out
+}
+
+// lostCopy reports whether a follower fetches for another copy than the
+// one the state records for it: its broker came back on a new disk.
+func lostCopy(f *follower, recorded string) bool {
+	return f != nil && f.fetchOffset >= 0 && recorded != "" && f.dir != recorded
 }
 
 // canJoin reports whether a follower outside the ISR may rejoin it: it has

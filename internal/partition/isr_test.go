@@ -18,29 +18,65 @@ func TestHighWatermark(t *testing.T) {
 		}
 		return m
 	}
+	onDir := func(fs map[int32]*follower, id int32, dir string) map[int32]*follower {
+		fs[id].dir = dir
+		return fs
+	}
+	recorded := map[int32]string{2: "d2"}
 	tests := []struct {
 		name      string
 		durable   int64
 		self      int32
 		isr       []int32
 		followers map[int32]*follower
+		dirs      map[int32]string
 		want      int64
 	}{
-		{"sole replica", 10, 1, []int32{1}, nil, 10},
-		{"no ids known", 10, -1, nil, nil, 10},
-		{"followers ahead of durable leader", 10, 1, []int32{1, 2, 3}, fs(map[int32]int64{2: 12, 3: 15}), 10},
-		{"slowest follower", 10, 1, []int32{1, 2, 3}, fs(map[int32]int64{2: 7, 3: 9}), 7},
-		{"out-of-ISR follower ignored", 10, 1, []int32{1, 2}, fs(map[int32]int64{2: 9, 3: 0}), 9},
-		{"ISR member not fetched yet", 10, 1, []int32{1, 2}, fs(map[int32]int64{2: -1}), -1},
-		{"ISR member unknown", 10, 1, []int32{1, 4}, fs(map[int32]int64{2: 9}), -1},
-		{"leader not in ISR still counts its durable offset", 5, 1, []int32{2}, fs(map[int32]int64{2: 9}), 5},
+		{"sole replica", 10, 1, []int32{1}, nil, nil, 10},
+		{"no ids known", 10, -1, nil, nil, nil, 10},
+		{"followers ahead of durable leader", 10, 1, []int32{1, 2, 3}, fs(map[int32]int64{2: 12, 3: 15}), nil, 10},
+		{"slowest follower", 10, 1, []int32{1, 2, 3}, fs(map[int32]int64{2: 7, 3: 9}), nil, 7},
+		{"out-of-ISR follower ignored", 10, 1, []int32{1, 2}, fs(map[int32]int64{2: 9, 3: 0}), nil, 9},
+		{"ISR member not fetched yet", 10, 1, []int32{1, 2}, fs(map[int32]int64{2: -1}), nil, -1},
+		{"ISR member unknown", 10, 1, []int32{1, 4}, fs(map[int32]int64{2: 9}), nil, -1},
+		{"leader not in ISR still counts its durable offset", 5, 1, []int32{2}, fs(map[int32]int64{2: 9}), nil, 5},
+		{"member fetching for its recorded copy", 10, 1, []int32{1, 2}, onDir(fs(map[int32]int64{2: 9}), 2, "d2"), recorded, 9},
+		{"member fetching for another copy holds it", 10, 1, []int32{1, 2}, onDir(fs(map[int32]int64{2: 9}), 2, "fresh"), recorded, -1},
+		{"member naming no copy holds a recorded one", 10, 1, []int32{1, 2}, fs(map[int32]int64{2: 9}), recorded, -1},
+		{"unrecorded copy holds it until recorded", 10, 1, []int32{1, 2}, onDir(fs(map[int32]int64{2: 9}), 2, "d2"), nil, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := highWatermark(tt.durable, tt.self, tt.isr, tt.followers); got != tt.want {
+			if got := highWatermark(tt.durable, tt.self, tt.isr, tt.followers, tt.dirs); got != tt.want {
 				t.Errorf("highWatermark = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMayCommit checks the strict min ISR rule (KIP-966): no commits
+// below min.insync.replicas (capped at the replication factor), while
+// eligible replicas wait to be cleared, or before the leader's own copy
+// is recorded.
+func TestMayCommit(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		isr, elr     []int32
+		replicas     int
+		minISR       int
+		selfRecorded bool
+		want         bool
+	}{
+		{"at min ISR", []int32{1, 2}, nil, 3, 2, true, true},
+		{"below min ISR", []int32{1}, nil, 3, 2, true, false},
+		{"min ISR capped at the replication factor", []int32{1}, nil, 1, 2, true, true},
+		{"eligible replicas pending", []int32{1, 2}, []int32{3}, 3, 2, true, false},
+		{"own copy not recorded", []int32{1, 2}, nil, 3, 1, false, false},
+		{"empty ISR", nil, nil, 3, 1, true, false},
+	} {
+		if got := mayCommit(tc.isr, tc.elr, tc.replicas, tc.minISR, tc.selfRecorded); got != tc.want {
+			t.Errorf("%s: mayCommit = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package partition
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -24,6 +25,16 @@ type LeaderState struct {
 	PartitionEpoch int32
 	Replicas       []int32
 	ISR            []int32
+	// ELR are the eligible leader replicas: while there are any, the
+	// high watermark stays where it is (see mayCommit).
+	ELR []int32
+	// Dirs records the directory of each member's copy, and SelfDir is the
+	// directory of this replica. A follower counts for the high watermark
+	// only while it fetches for the copy recorded for it, and the leader
+	// commits only once its own copy is recorded. Both empty: directories
+	// are not tracked (single-replica callers, tests).
+	Dirs    map[int32]string
+	SelfDir string
 	// Notify, if set, is poked without blocking when a follower may rejoin
 	// the ISR, so that the ISR owner need not wait for its next tick.
 	Notify chan<- struct{}
@@ -33,10 +44,19 @@ type LeaderState struct {
 // it with a compare-and-swap fenced by Epoch, then reports the outcome
 // with FinishISRChange.
 type ISRChange struct {
-	ID     ID
-	Epoch  int32
+	ID    ID
+	Epoch int32
+	// Remove leave the ISR (fell behind); Add join it (caught up).
 	Remove []int32
 	Add    []int32
+	// Lost fetch for another copy than the one recorded for them: they
+	// leave the ISR and the ELR for good.
+	Lost []int32
+	// Dirs are directories to record: those of the copies joining, and of
+	// members whose copy has no record yet.
+	Dirs map[int32]string
+	// MinISR is min.insync.replicas, for the ELR rules of the write.
+	MinISR int
 }
 
 // BecomeLeader makes the replica the only in-sync replica and leader at
@@ -78,6 +98,7 @@ func (p *Partition) Lead(s LeaderState) (became bool, err error) {
 	p.leaderEpoch = s.Epoch
 	p.leaderID = s.Self
 	p.term = make(chan struct{})
+	p.commits = make(chan struct{})
 	p.self = s.Self
 	p.notify = s.Notify
 	p.changing, p.pendingAdd = false, nil
@@ -93,6 +114,9 @@ func (p *Partition) setMembers(s LeaderState, now time.Time) {
 	p.partitionEpoch = s.PartitionEpoch
 	p.replicas = slices.Clone(s.Replicas)
 	p.isr = slices.Clone(s.ISR)
+	p.elr = slices.Clone(s.ELR)
+	p.dirs = maps.Clone(s.Dirs)
+	p.selfDir = s.SelfDir
 	for id := range p.followers {
 		if !slices.Contains(p.replicas, id) {
 			delete(p.followers, id)
@@ -103,6 +127,29 @@ func (p *Partition) setMembers(s LeaderState, now time.Time) {
 			p.followers[id] = newFollower(slices.Contains(p.isr, id), now)
 		}
 	}
+	p.updateCommits()
+}
+
+// belowMinISR reports whether the ISR is too small for the high watermark
+// to advance (see mayCommit). Callers hold p.mu.
+func (p *Partition) belowMinISR() bool {
+	return p.self >= 0 && len(p.isr) < max(1, min(p.cfg.MinInsyncReplicas, len(p.replicas)))
+}
+
+// updateCommits closes the commits channel when the ISR is below
+// min.insync.replicas, and opens a new one when it is not. Callers hold
+// p.mu for writing, while leading.
+func (p *Partition) updateCommits() {
+	select {
+	case <-p.commits:
+		if !p.belowMinISR() {
+			p.commits = make(chan struct{})
+		}
+	default:
+		if p.belowMinISR() {
+			close(p.commits)
+		}
+	}
 }
 
 // endTerm ends the current leadership term, if any: produce requests
@@ -110,6 +157,11 @@ func (p *Partition) setMembers(s LeaderState, now time.Time) {
 func (p *Partition) endTerm() {
 	if p.leader {
 		close(p.term)
+		select {
+		case <-p.commits:
+		default:
+			close(p.commits)
+		}
 	}
 	p.leader = false
 	p.followers = nil
@@ -125,11 +177,14 @@ func (p *Partition) advanceHWLocked() {
 	if !p.leader {
 		return
 	}
+	if p.self >= 0 && !mayCommit(p.isr, p.elr, len(p.replicas), p.cfg.MinInsyncReplicas, p.dirs[p.self] == p.selfDir) {
+		return
+	}
 	isr := p.isr
 	if len(p.pendingAdd) > 0 {
 		isr = withISRChange(p.isr, nil, p.pendingAdd)
 	}
-	p.hw.Advance(highWatermark(p.durable.Load(), p.self, isr, p.followers))
+	p.hw.Advance(highWatermark(p.durable.Load(), p.self, isr, p.followers, p.dirs))
 }
 
 // advanceHW is advanceHWLocked for callers without p.mu.
@@ -160,11 +215,12 @@ func (p *Partition) ISR() []int32 {
 }
 
 // ReadReplica serves a follower's fetch: it records that follower replica
-// has offset durably (its log end offset), which may advance the high
-// watermark, and returns batches from offset up to the leader's log end,
-// not only below the high watermark. maxBytes 0 records the fetch offset
-// without reading (a fetch response already full).
-func (p *Partition) ReadReplica(replica int32, offset int64, maxBytes int, currentEpoch int32, now time.Time) (ReadResult, error) {
+// has offset durably (its log end offset) in its copy in directory dir,
+// which may advance the high watermark, and returns batches from offset up
+// to the leader's log end, not only below the high watermark. maxBytes 0
+// records the fetch offset without reading (a fetch response already
+// full).
+func (p *Partition) ReadReplica(replica int32, dir string, offset int64, maxBytes int, currentEpoch int32, now time.Time) (ReadResult, error) {
 	p.mu.Lock()
 	if !p.leader {
 		p.mu.Unlock()
@@ -186,8 +242,9 @@ func (p *Partition) ReadReplica(replica int32, offset int64, maxBytes int, curre
 			fmt.Errorf("partition %s: follower %d fetches %d, log is [%d, %d): %w", p.id, replica, offset, start, end, log.ErrOffsetOutOfRange)
 	}
 	f.fetched(offset, end, now)
+	f.dir = dir
 	p.advanceHWLocked()
-	if p.notify != nil && !p.changing && !slices.Contains(p.isr, replica) && canJoin(f, p.hw.Load(), p.epochStart) {
+	if p.notify != nil && !p.changing && p.isrWork(replica, f) {
 		select {
 		case p.notify <- struct{}{}:
 		default:
@@ -207,10 +264,27 @@ func (p *Partition) ReadReplica(replica int32, offset int64, maxBytes int, curre
 	return res, nil
 }
 
+// isrWork reports whether a follower's fetch gives the ISR goroutine
+// something to write: it may join, its copy is lost, or its directory is
+// not recorded yet. Callers hold p.mu.
+func (p *Partition) isrWork(id int32, f *follower) bool {
+	inISR := slices.Contains(p.isr, id)
+	switch {
+	case !inISR && canJoin(f, p.hw.Load(), p.epochStart):
+		return true
+	case (inISR || slices.Contains(p.elr, id)) && lostCopy(f, p.dirs[id]):
+		return true
+	}
+	return inISR && p.dirs[id] == "" && f.dir != ""
+}
+
 // ProposeISRChange decides whether the ISR should change at now: members
 // not caught up for lagMax leave, followers that reached the high
-// watermark join. Followers joining count towards the high watermark at
-// once (until FinishISRChange), so that it cannot pass them while the
+// watermark join, members fetching for a copy other than the recorded one
+// are lost, unrecorded directories of members (this one included) get
+// recorded, and an ELR that the ISR has outgrown (min.insync.replicas was
+// lowered) is cleared. Followers joining count towards the high watermark
+// at once (until FinishISRChange), so that it cannot pass them while the
 // change is written. One change is in flight at a time, as in Kafka.
 // joinable, if not nil, vetoes followers that may not join whatever their
 // offsets say: a broker that died or is draining keeps its last fetch
@@ -221,19 +295,55 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinab
 	if !p.leader || p.self < 0 || p.changing {
 		return ISRChange{}, false
 	}
-	remove := outOfSync(p.self, p.isr, p.followers, now, lagMax)
-	var add []int32
-	hw := p.hw.Load()
+	c := ISRChange{ID: p.id, Epoch: p.leaderEpoch, MinISR: p.cfg.MinInsyncReplicas, Dirs: map[int32]string{}}
 	for _, id := range p.replicas {
-		if id != p.self && !slices.Contains(p.isr, id) && canJoin(p.followers[id], hw, p.epochStart) && (joinable == nil || joinable(id)) {
-			add = append(add, id)
+		if id == p.self {
+			continue
+		}
+		if f := p.followers[id]; (slices.Contains(p.isr, id) || slices.Contains(p.elr, id)) && lostCopy(f, p.dirs[id]) {
+			c.Lost = append(c.Lost, id)
 		}
 	}
-	if len(remove) == 0 && len(add) == 0 {
+	for _, id := range outOfSync(p.self, p.isr, p.followers, now, lagMax) {
+		if !slices.Contains(c.Lost, id) {
+			c.Remove = append(c.Remove, id)
+		}
+	}
+	hw := p.hw.Load()
+	for _, id := range p.replicas {
+		f := p.followers[id]
+		switch {
+		case id == p.self:
+			if p.dirs[id] == "" && p.selfDir != "" {
+				c.Dirs[id] = p.selfDir
+			}
+		case slices.Contains(p.isr, id):
+			if p.dirs[id] == "" && f != nil && f.fetchOffset >= 0 && f.dir != "" && !slices.Contains(c.Remove, id) {
+				c.Dirs[id] = f.dir
+			}
+		case canJoin(f, hw, p.epochStart) && !slices.Contains(c.Lost, id) && (joinable == nil || joinable(id)):
+			c.Add = append(c.Add, id)
+			c.Dirs[id] = f.dir
+		}
+	}
+	isrAfter := len(p.isr) - len(c.Remove) - countIn(c.Lost, p.isr) + len(c.Add)
+	settle := len(p.elr) > 0 && isrAfter >= max(1, min(p.cfg.MinInsyncReplicas, len(p.replicas)))
+	if len(c.Remove) == 0 && len(c.Add) == 0 && len(c.Lost) == 0 && len(c.Dirs) == 0 && !settle {
 		return ISRChange{}, false
 	}
-	p.changing, p.pendingAdd = true, add
-	return ISRChange{ID: p.id, Epoch: p.leaderEpoch, Remove: remove, Add: add}, true
+	p.changing, p.pendingAdd = true, c.Add
+	return c, true
+}
+
+// countIn returns how many of ids are in set.
+func countIn(ids, set []int32) int {
+	n := 0
+	for _, id := range ids {
+		if slices.Contains(set, id) {
+			n++
+		}
+	}
+	return n
 }
 
 // FinishISRChange ends the change ProposeISRChange started: committed is
@@ -253,22 +363,25 @@ func (p *Partition) FinishISRChange(committed *LeaderState) {
 // high watermark passed it (all, acks=all) or it is durable here (acks=1).
 // It fails with ErrNotEnoughReplicasAfterAppend when the high watermark
 // passed it with fewer in-sync replicas than min.insync.replicas (Kafka's
-// rule), ErrNotLeader when the leadership term that appended it ended, and
-// ctx's error on timeout.
+// rule) or the ISR fell below min.insync.replicas before it did (then the
+// high watermark cannot advance: strict min ISR), ErrNotLeader when the
+// leadership term that appended it ended, and ctx's error on timeout.
 func (p *Partition) WaitAcked(ctx context.Context, res AppendResult, all bool) error {
-	w := p.durable
+	w, abort := p.durable, res.term
 	if all {
-		w = p.hw
+		w, abort = p.hw, res.commits
 	}
-	if !w.Wait(ctx, res.NextOffset, res.term) {
+	if !w.Wait(ctx, res.NextOffset, abort) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		select {
 		case <-p.closed:
 			return ErrClosed
-		default:
+		case <-res.term:
 			return ErrNotLeader
+		default:
+			return fmt.Errorf("partition %s: %w: the ISR fell below min.insync.replicas, so the high watermark cannot reach the batch", p.id, ErrNotEnoughReplicasAfterAppend)
 		}
 	}
 	if all {

@@ -128,12 +128,20 @@ type Partition struct {
 	// self while leading. Guarded by mu.
 	leaderID int32
 	// The leader's state, guarded by mu; see leader.go.
-	term           chan struct{} // closed when the leadership term ends
+	term chan struct{} // closed when the leadership term ends
+	// commits is closed when the term ends or the ISR falls below
+	// min.insync.replicas, and replaced when the ISR is large enough
+	// again: acks=all writes waiting for the high watermark, which cannot
+	// advance meanwhile, fail at once rather than time out.
+	commits        chan struct{}
 	self           int32
 	partitionEpoch int32
 	replicas       []int32
 	isr            []int32
-	epochStart     int64 // where the current leader epoch began
+	elr            []int32
+	dirs           map[int32]string // the recorded directory of each member's copy
+	selfDir        string           // this copy's directory
+	epochStart     int64            // where the current leader epoch began
 	followers      map[int32]*follower
 	changing       bool    // an ISR change is being written
 	pendingAdd     []int32 // followers joining in that change
@@ -207,8 +215,13 @@ func (p *Partition) TopicID() [16]byte { return p.topicID }
 // SetConfig applies a changed topic configuration.
 func (p *Partition) SetConfig(cfg Config) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.cfg = cfg
-	p.mu.Unlock()
+	if p.leader {
+		// min.insync.replicas may have changed what the ISR allows.
+		p.updateCommits()
+		p.advanceHWLocked()
+	}
 }
 
 // Config returns the partition's configuration.
@@ -253,7 +266,8 @@ type AppendResult struct {
 	// log, whose offsets are returned instead.
 	Duplicate bool
 
-	term <-chan struct{} // the leadership term that appended the batch
+	term    <-chan struct{} // the leadership term that appended the batch
+	commits <-chan struct{} // the leader's commits channel at the append
 }
 
 // Append appends a validated batch as leader: it checks the producer's
@@ -264,7 +278,7 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.mu.RLock()
-	leader, epoch, cfg, term := p.leader, p.leaderEpoch, p.cfg, p.term
+	leader, epoch, cfg, term, commits := p.leader, p.leaderEpoch, p.cfg, p.term, p.commits
 	p.mu.RUnlock()
 	select {
 	case <-p.closed:
@@ -287,6 +301,7 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 			LogStartOffset: p.log.StartOffset(),
 			Duplicate:      true,
 			term:           term,
+			commits:        commits,
 		}, nil
 	}
 	appendTime := int64(-1)
@@ -321,6 +336,7 @@ func (p *Partition) Append(batch []byte, h record.Header, now int64) (AppendResu
 		LogAppendTime:  appendTime,
 		LogStartOffset: p.log.StartOffset(),
 		term:           term,
+		commits:        commits,
 	}, nil
 }
 

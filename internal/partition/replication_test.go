@@ -87,7 +87,7 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	// The follower fetches from 0: it gets the records, and reporting
 	// offset 0 does not move the high watermark.
 	now := time.Now()
-	r, err := leader.ReadReplica(2, 0, 1<<20, 3, now)
+	r, err := leader.ReadReplica(2, "", 0, 1<<20, 3, now)
 	if err != nil || len(r.Records) == 0 || r.HighWatermark != 0 {
 		t.Fatalf("ReadReplica = %d bytes, hw %d, %v", len(r.Records), r.HighWatermark, err)
 	}
@@ -100,7 +100,7 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	}
 	waitDurable(t, fol, end)
 	// The next fetch reports the durable offset 2: the batch commits.
-	if _, err := leader.ReadReplica(2, end, 1<<20, 3, now); err != nil {
+	if _, err := leader.ReadReplica(2, "", end, 1<<20, 3, now); err != nil {
 		t.Fatal(err)
 	}
 	if hw := leader.HighWatermark(); hw != 2 {
@@ -113,13 +113,13 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	}
 
 	// Stale epochs and offsets past the leader's end are refused.
-	if _, err := leader.ReadReplica(2, 2, 1<<20, 2, now); !errors.Is(err, ErrFencedLeaderEpoch) {
+	if _, err := leader.ReadReplica(2, "", 2, 1<<20, 2, now); !errors.Is(err, ErrFencedLeaderEpoch) {
 		t.Errorf("stale epoch: %v", err)
 	}
-	if _, err := leader.ReadReplica(2, 5, 1<<20, 3, now); !errors.Is(err, log.ErrOffsetOutOfRange) {
+	if _, err := leader.ReadReplica(2, "", 5, 1<<20, 3, now); !errors.Is(err, log.ErrOffsetOutOfRange) {
 		t.Errorf("past the end: %v", err)
 	}
-	if _, err := leader.ReadReplica(7, 0, 1<<20, 3, now); !errors.Is(err, ErrNotLeader) {
+	if _, err := leader.ReadReplica(7, "", 0, 1<<20, 3, now); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("not a replica: %v", err)
 	}
 
@@ -150,7 +150,7 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	}
 
 	// The follower catches up: it may rejoin.
-	r, err = leader.ReadReplica(2, 2, 1<<20, 3, now)
+	r, err = leader.ReadReplica(2, "", 2, 1<<20, 3, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDurable(t, fol, end)
-	if _, err := leader.ReadReplica(2, end, 1<<20, 3, now); err != nil {
+	if _, err := leader.ReadReplica(2, "", end, 1<<20, 3, now); err != nil {
 		t.Fatal(err)
 	}
 	// A caught-up follower that may not join (dead or draining, by the
@@ -271,5 +271,65 @@ func TestResetFromLeader(t *testing.T) {
 	end, err := fol.AppendFromLeader(1, batch)
 	if err != nil || end != 101 {
 		t.Fatalf("append at the new start: end %d, %v", end, err)
+	}
+}
+
+// TestStrictMinISR checks that a leader whose ISR is below
+// min.insync.replicas advances no high watermark, even for acks=1 writes
+// (so that the eligible replicas hold everything ever committed), and that
+// it commits again once a follower rejoins; and that a follower fetching
+// for another copy than the one recorded (a fresh disk under its id) does
+// not count.
+func TestStrictMinISR(t *testing.T) {
+	leader := openTest(t, 2)
+	state := LeaderState{Self: 1, Epoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2, 3}, ISR: []int32{1}, ELR: []int32{2},
+		Dirs: map[int32]string{1: "d1", 2: "d2"}, SelfDir: "d1"}
+	if _, err := leader.Lead(state); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res := produce(t, leader)
+	if err := leader.WaitAcked(ctx, res, false); err != nil {
+		t.Fatalf("acks=1: %v", err)
+	}
+	if err := leader.WaitAcked(ctx, res, true); !errors.Is(err, ErrNotEnoughReplicasAfterAppend) {
+		t.Fatalf("acks=all below min ISR: %v", err)
+	}
+	if hw := leader.HighWatermark(); hw != 0 {
+		t.Fatalf("high watermark %d below min ISR, want 0", hw)
+	}
+
+	// Broker 2 comes back on a fresh disk: it is lost, not counted.
+	now := time.Now()
+	if _, err := leader.ReadReplica(2, "fresh", 0, 1<<20, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	change, ok := leader.ProposeISRChange(now, time.Minute, nil)
+	if !ok || !slices.Equal(change.Lost, []int32{2}) || len(change.Add) != 0 {
+		t.Fatalf("ProposeISRChange = %+v, %v; want broker 2's copy lost", change, ok)
+	}
+	lost := state
+	lost.PartitionEpoch, lost.ELR, lost.Dirs = 2, nil, map[int32]string{1: "d1"}
+	leader.FinishISRChange(&lost)
+
+	// Broker 3 catches up and joins (broker 2 is kept out by joinable):
+	// the ISR is at min again, and the high watermark advances.
+	end := leader.LogEndOffset()
+	if _, err := leader.ReadReplica(3, "d3", end, 1<<20, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	change, ok = leader.ProposeISRChange(now, time.Minute, func(id int32) bool { return id == 3 })
+	if !ok || !slices.Equal(change.Add, []int32{3}) || change.Dirs[3] != "d3" {
+		t.Fatalf("ProposeISRChange = %+v, %v; want broker 3 to join on d3", change, ok)
+	}
+	joined := lost
+	joined.PartitionEpoch, joined.ISR, joined.Dirs = 3, []int32{1, 3}, map[int32]string{1: "d1", 3: "d3"}
+	leader.FinishISRChange(&joined)
+	if _, err := leader.ReadReplica(3, "d3", end, 1<<20, 1, now); err != nil {
+		t.Fatal(err)
+	}
+	if hw := leader.HighWatermark(); hw != end {
+		t.Fatalf("high watermark %d at min ISR, want %d", hw, end)
 	}
 }

@@ -78,14 +78,46 @@ func (m *Manager) writeISR(ctx context.Context, change partition.ISRChange) (*pa
 		if s.Leader != self || s.LeaderEpoch != change.Epoch {
 			return fmt.Errorf("%w (%s: leader %d epoch %d, we are %d at epoch %d)", errISRFenced, change.ID, s.Leader, s.LeaderEpoch, self, change.Epoch)
 		}
-		s.ISR = isrWithChange(s.ISR, change.Remove, m.joinable(change.Add), s.Replicas)
+		applyISRChange(s, change, m.joinable(change.Add))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	ls := m.leaderState(&st)
+	ls := m.leaderState(&st, m.dirOf(change.ID))
 	return &ls, nil
+}
+
+// applyISRChange applies a leader's change to the state it is about to
+// replace, through the cluster package's rules (so that departing members
+// become eligible when they must). Only joinable brokers that are still
+// replicas join: a reassignment may have dropped one since the change was
+// proposed.
+func applyISRChange(s *cluster.PartitionState, change partition.ISRChange, joinable []int32) {
+	s.LoseCopies(change.Lost)
+	s.LeaveISR(change.Remove, change.MinISR)
+	for id, dir := range change.Dirs {
+		switch {
+		case slices.Contains(change.Add, id):
+			if slices.Contains(joinable, id) && slices.Contains(s.Replicas, id) {
+				s.JoinISR(id, dir, change.MinISR)
+			}
+		case slices.Contains(s.ISR, id) && s.Dirs[id] == "":
+			s.RecordDir(id, dir)
+		}
+	}
+	s.SettleELR(change.MinISR)
+}
+
+// dirOf returns the directory id of the log directory holding a local
+// replica ("" if none, or not tracked).
+func (m *Manager) dirOf(id partition.ID) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if h := m.parts[id]; h != nil {
+		return h.dir.id
+	}
+	return ""
 }
 
 // canJoin reports whether broker id may join an ISR: live and not
@@ -110,31 +142,18 @@ func (m *Manager) joinable(add []int32) []int32 {
 	return out
 }
 
-// isrWithChange removes and adds members, keeping only assigned replicas
-// (a reassignment may have dropped one since the change was proposed).
-func isrWithChange(isr, remove, add, replicas []int32) []int32 {
-	out := make([]int32, 0, len(isr)+len(add))
-	for _, id := range isr {
-		if !slices.Contains(remove, id) {
-			out = append(out, id)
-		}
-	}
-	for _, id := range add {
-		if !slices.Contains(out, id) && slices.Contains(replicas, id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// leaderState is what the partition needs of a partition state to lead.
-func (m *Manager) leaderState(ps *cluster.PartitionState) partition.LeaderState {
+// leaderState is what the partition needs of a partition state to lead;
+// selfDir is the directory id of the local copy.
+func (m *Manager) leaderState(ps *cluster.PartitionState, selfDir string) partition.LeaderState {
 	return partition.LeaderState{
 		Self:           m.cfg.BrokerID,
 		Epoch:          ps.LeaderEpoch,
 		PartitionEpoch: ps.PartitionEpoch,
 		Replicas:       ps.Replicas,
 		ISR:            ps.ISR,
+		ELR:            ps.ELR,
+		Dirs:           ps.Dirs,
+		SelfDir:        selfDir,
 		Notify:         m.isrWake,
 	}
 }

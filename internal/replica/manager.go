@@ -51,7 +51,7 @@ type Config struct {
 	// every fetch, and a leader records it with the copy's ISR
 	// membership. Empty in tests that track no directories.
 	DirectoryIDs []string
-	Logger *slog.Logger
+	Logger       *slog.Logger
 	// Leadership, if set, learns when a local replica starts or stops
 	// leading: the group coordinator serves the partitions of
 	// __consumer_offsets this broker leads.
@@ -78,10 +78,15 @@ type LeadershipObserver interface {
 
 // logDir is one of log.dirs with its group-commit loop.
 type logDir struct {
-	path   string
-	id     string // directory.id; "" when not tracked
-	syncer *log.Syncer
+	path     string
+	id       string   // directory.id; "" when not tracked
+	binaryID [16]byte // id as a Kafka Uuid, for fetch requests
+	syncer   *log.Syncer
 }
+
+// holds reports whether recorded, a directory id from a partition state,
+// names this directory: the empty id (no record) names any.
+func (d *logDir) holds(recorded string) bool { return recorded == "" || recorded == d.id }
 
 // hosted is a local replica and where it lives.
 type hosted struct {
@@ -128,7 +133,11 @@ func New(cfg Config) (*Manager, error) {
 		}
 		ld := &logDir{path: d, syncer: log.NewSyncer(cfg.Logger)}
 		if len(cfg.DirectoryIDs) > 0 {
-			ld.id = cfg.DirectoryIDs[i]
+			bin, err := cluster.ParseID(cfg.DirectoryIDs[i])
+			if err != nil {
+				return nil, fmt.Errorf("replica: directory id of %s: %w", d, err)
+			}
+			ld.id, ld.binaryID = cfg.DirectoryIDs[i], bin
 		}
 		m.dirs = append(m.dirs, ld)
 	}
@@ -284,7 +293,7 @@ func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.
 		return fmt.Errorf("topic config: %w", err)
 	}
 	if h == nil {
-		if h, err = m.open(id, t.ID, topicCfg); err != nil {
+		if h, err = m.open(id, t.ID, topicCfg, ps.Dirs[m.cfg.BrokerID]); err != nil {
 			return err
 		}
 		h.configs = t.Configs
@@ -295,14 +304,26 @@ func (m *Manager) applyPartition(id partition.ID, t *cluster.Topic, ps *cluster.
 		h.p.SetConfig(partitionConfig(m.cfg.Broker, topicCfg))
 		h.configs = t.Configs
 	}
-	return m.applyRole(id, h.p, ps)
+	return m.applyRole(id, h, ps)
 }
 
 // applyRole makes a replica lead or follow as ps says.
-func (m *Manager) applyRole(id partition.ID, p *partition.Partition, ps *cluster.PartitionState) error {
-	if ps.Leader == m.cfg.BrokerID {
+func (m *Manager) applyRole(id partition.ID, h *hosted, ps *cluster.PartitionState) error {
+	p := h.p
+	leader := ps.Leader
+	if leader == m.cfg.BrokerID && !h.dir.holds(ps.Dirs[leader]) {
+		// The state names another copy of ours, one this broker no
+		// longer has (it came back on a new disk before the controller
+		// noticed). This copy may lack acknowledged records: it must not
+		// lead. The controller elects another replica on seeing our
+		// registration's directories.
+		m.log.Error("not leading: the partition state records a copy in a directory this broker does not have",
+			"partition", id.String(), "epoch", ps.LeaderEpoch, "recorded.dir", ps.Dirs[leader], "dir", h.dir.id)
+		leader = cluster.NoLeader
+	}
+	if leader == m.cfg.BrokerID {
 		m.fetchers.Unfollow(id)
-		became, err := p.Lead(m.leaderState(ps))
+		became, err := p.Lead(m.leaderState(ps, h.dir.id))
 		if err != nil {
 			return err
 		}
@@ -314,25 +335,33 @@ func (m *Manager) applyRole(id partition.ID, p *partition.Partition, ps *cluster
 		}
 		return nil
 	}
-	changed, wasLeader := p.BecomeFollower(ps.Leader, ps.LeaderEpoch)
+	changed, wasLeader := p.BecomeFollower(leader, ps.LeaderEpoch)
 	if wasLeader && m.cfg.Leadership != nil {
 		m.cfg.Leadership.StoppedLeading(p)
 	}
-	if ps.Leader == cluster.NoLeader {
+	if leader == cluster.NoLeader {
 		m.fetchers.Unfollow(id)
 		return nil
 	}
 	if _, fetching := m.fetchers.Following(id); changed || !fetching {
-		m.log.Info("following partition", "partition", id.String(), "leader", ps.Leader, "epoch", ps.LeaderEpoch)
-		m.fetchers.Follow(p, ps.Leader, ps.LeaderEpoch)
+		m.log.Info("following partition", "partition", id.String(), "leader", leader, "epoch", ps.LeaderEpoch)
+		m.fetchers.Follow(p, leader, ps.LeaderEpoch, h.dir.binaryID)
 	}
 	return nil
 }
 
-// open opens a replica, in the directory that already holds it or else in
-// the log directory with the fewest replicas.
-func (m *Manager) open(id partition.ID, topicID [16]byte, topicCfg config.TopicConfig) (*hosted, error) {
+// open opens a replica: in the directory that already holds it, else in
+// the one the partition state records for this broker's copy if that is
+// one of ours, else in the log directory with the fewest replicas.
+func (m *Manager) open(id partition.ID, topicID [16]byte, topicCfg config.TopicConfig, recorded string) (*hosted, error) {
 	dir := m.findDir(id)
+	if dir == nil && recorded != "" {
+		for _, d := range m.dirs {
+			if d.id == recorded {
+				dir = d
+			}
+		}
+	}
 	if dir == nil {
 		dir = m.leastLoadedDir()
 	}

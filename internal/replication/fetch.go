@@ -53,6 +53,7 @@ func (f *fetcher) fetch(ctx context.Context, conn Requester, parts []*followed) 
 		rp.FetchOffset = fp.p.LogEndOffset()
 		rp.LogStartOffset = fp.p.LogStartOffset()
 		rp.PartitionMaxBytes = cfg.PartitionMaxBytes
+		rp.ReplicaDirectoryID = fp.dir // KIP-853's field, a tagged one from v12
 		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
 		offsets[fp] = rp.FetchOffset
 		byKey[fetchKey{topic: id.Topic, partition: id.Partition}] = fp

@@ -21,6 +21,10 @@ var errNoSeed = errors.New("replication: client has no seed broker")
 type followed struct {
 	p     *partition.Partition
 	epoch int32 // the leader epoch it follows
+	// dir is the directory id of the log directory holding p, named in
+	// every fetch so that the leader counts this copy, not an older one
+	// of the same broker id (zero: not tracked).
+	dir [16]byte
 	// truncate is set until the log has been truncated to where it
 	// diverges from the leader's; askEpoch is the epoch to ask about
 	// next (Undefined: the latest local one).

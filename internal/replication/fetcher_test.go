@@ -59,7 +59,7 @@ func (c *leaderConn) Request(ctx context.Context, req kmsg.Request) (kmsg.Respon
 				for _, rp := range rt.Partitions {
 					sp := kmsg.NewFetchResponseTopicPartition()
 					sp.Partition = rp.Partition
-					res, err := c.p.ReadReplica(c.replica, rp.FetchOffset, int(rp.PartitionMaxBytes), rp.CurrentLeaderEpoch, time.Now())
+					res, err := c.p.ReadReplica(c.replica, "", rp.FetchOffset, int(rp.PartitionMaxBytes), rp.CurrentLeaderEpoch, time.Now())
 					sp.ErrorCode = code(err)
 					sp.HighWatermark, sp.LogStartOffset, sp.RecordBatches = res.HighWatermark, res.LogStartOffset, res.Records
 					n += len(res.Records)
@@ -186,7 +186,7 @@ func TestFetcherTruncatesAndCatchesUp(t *testing.T) {
 	})
 	defer m.Close()
 	m.SetBrokers(map[int32]string{1: "leader:9092"})
-	m.Follow(fol, 1, 2)
+	m.Follow(fol, 1, 2, [16]byte{})
 
 	if err := leader.WaitAcked(ctx, res, true); err != nil {
 		t.Fatalf("acks=all: %v", err)

@@ -114,10 +114,11 @@ func (m *Manager) SetBrokers(addrs map[int32]string) {
 	}
 }
 
-// Follow makes p fetch from leader at epoch, starting with truncation. p
-// must already follow (leader, epoch) (partition.BecomeFollower). Calling
-// it again for the same leader and epoch restarts from truncation too.
-func (m *Manager) Follow(p *partition.Partition, leader, epoch int32) {
+// Follow makes p, held in the log directory whose id is dir, fetch from
+// leader at epoch, starting with truncation. p must already follow
+// (leader, epoch) (partition.BecomeFollower). Calling it again for the
+// same leader and epoch restarts from truncation too.
+func (m *Manager) Follow(p *partition.Partition, leader, epoch int32, dir [16]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -137,7 +138,7 @@ func (m *Manager) Follow(p *partition.Partition, leader, epoch int32) {
 			f.run(m.ctx)
 		}()
 	}
-	f.add(&followed{p: p, epoch: epoch, truncate: true, askEpoch: Undefined})
+	f.add(&followed{p: p, epoch: epoch, dir: dir, truncate: true, askEpoch: Undefined})
 	m.owner[id] = leader
 }
 
