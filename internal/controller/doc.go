@@ -27,20 +27,27 @@
 //
 // The active controller follows the cache's snapshots. On each one (and in
 // full when it becomes controller) it looks at every partition, and
-// elects a leader for those whose leader is not a live broker (its
-// registration is gone from the snapshot) and for offline ones (leader -1):
+// elects a leader for those whose leader's copy is not live (its
+// registration is gone from the snapshot, or it registered again without
+// the directory the state records for its copy: a fresh disk) and for
+// offline ones (leader -1). A replica counts as live only with its
+// recorded copy ([cluster.PartitionState.CopyLive]).
 //
 //   - clean: the first replica, in Replicas order, that is live and in the
-//     ISR (brokers draining are taken only when no other will do). The
-//     ISR loses the dead leader; LeaderEpoch+1.
-//   - offline: no live ISR member. Leader -1, LeaderEpoch+1, the ISR loses
-//     the dead leader unless it was the only member (an ISR is never empty:
-//     it names who holds every committed record). The partition waits for
-//     an ISR member to come back, which is then elected.
+//     ISR, else live and an eligible leader replica (ELR; brokers draining
+//     are taken only when no other will do). The dead leader leaves the
+//     ISR, for the ELR if the ISR is left below min.insync.replicas
+//     ([cluster.PartitionState.LeaveISR]); LeaderEpoch+1.
+//   - offline: no live ISR or ELR member. Leader -1, LeaderEpoch+1. The
+//     ISR and ELR name who holds every committed record; the partition
+//     waits for one of them to come back, which is then elected.
 //   - unclean: as offline, but the topic's unclean.leader.election.enable
 //     (else the broker default) is true. The first live replica leads,
-//     alone in the ISR, LeaderEpoch+1; records it never received are lost,
-//     and the controller says so in a warning.
+//     alone in the ISR, the ELR emptied, LeaderEpoch+1; records it never
+//     received are lost, and the controller says so in a warning.
+//
+// Copies that are gone (ISR or ELR members registered without their
+// recorded directory) leave both sets at once, on every snapshot.
 //
 // A follower's death is not the controller's business: its leader shrinks
 // the ISR (replica.lag.time.max.ms).
