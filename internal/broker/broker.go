@@ -29,6 +29,7 @@ import (
 	"github.com/spotstream/spotstream/internal/config"
 	"github.com/spotstream/spotstream/internal/controller"
 	"github.com/spotstream/spotstream/internal/groupcoord"
+	"github.com/spotstream/spotstream/internal/quorum"
 	"github.com/spotstream/spotstream/internal/replica"
 	"github.com/spotstream/spotstream/internal/wire"
 )
@@ -102,16 +103,17 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	endpoints := b.cfg.Coordinator.Endpoints
-	if len(endpoints) == 0 {
-		emb, err := cluster.StartEmbedded(ctx, b.embeddedConfig())
-		if err != nil {
+	coord := &b.cfg.Coordinator
+	endpoints := coord.Endpoints
+	var qhost *quorum.Host
+	if coord.CanHostMember() {
+		qhost = quorum.NewHost(quorum.HostConfig{Member: b.embeddedConfig(), Standby: coord.Standby, Endpoints: coord.Endpoints, Logger: b.log})
+		if endpoints, err = qhost.Start(ctx); err != nil {
 			return fmt.Errorf("broker: starting embedded coordinator: %w", err)
 		}
-		cleanup = append(cleanup, emb.Close)
-		endpoints = emb.Endpoints()
+		cleanup = append(cleanup, qhost.Close)
 	}
-	store, err := cluster.Connect(ctx, endpoints, b.cfg.Coordinator.Namespace)
+	store, err := cluster.Connect(ctx, endpoints, coord.Namespace, cluster.WithMembershipSync())
 	if err != nil {
 		return fmt.Errorf("broker: connecting to coordinator: %w", err)
 	}
@@ -158,6 +160,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Capacity:    b.cfg.Capacity,
 		State:       cluster.StateStarting,
 		Directories: dirIDs,
+		Quorum:      quorumPeer(qhost),
 	}, meta.Lease)
 	if err != nil {
 		return err
@@ -249,6 +252,19 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	}()
 	cleanup = append(cleanup, func() { stopCtrl(); <-ctrlDone })
 
+	// The embedded quorum follows the fleet: this broker starts the
+	// member the controller adds for it, and, while it is the
+	// controller, replaces members whose brokers are gone.
+	quorumCtx, stopQuorum := context.WithCancel(context.Background())
+	var quorumWG sync.WaitGroup
+	if qhost != nil {
+		quorumWG.Go(func() { qhost.Run(quorumCtx, store, session) })
+	}
+	mgr := quorum.NewManager(quorum.ManagerConfig{Store: store, Snapshots: b.meta.Load, Changed: b.meta.Changed,
+		Active: ctrl.Active, Grace: coord.ReplaceGrace, Logger: b.log})
+	quorumWG.Go(func() { mgr.Run(quorumCtx) })
+	cleanup = append(cleanup, func() { stopQuorum(); quorumWG.Wait() })
+
 	if b.cfg.MetricsListener != "" {
 		stop, err := b.serveMetrics(b.cfg.MetricsListener)
 		if err != nil {
@@ -322,13 +338,24 @@ func (b *Broker) register(ctx context.Context, reg cluster.Registration, lease c
 func (b *Broker) embeddedConfig() cluster.EmbeddedConfig {
 	c := b.cfg.Coordinator
 	return cluster.EmbeddedConfig{
-		Dir:              c.Dir,
-		Name:             c.Name,
-		ListenClientURLs: c.ListenClientURLs,
-		ListenPeerURLs:   c.ListenPeerURLs,
-		InitialCluster:   c.InitialCluster,
-		Logger:           b.log,
+		Dir:                 c.Dir,
+		Name:                c.Name,
+		ListenClientURLs:    c.ListenClientURLs,
+		ListenPeerURLs:      c.ListenPeerURLs,
+		AdvertisePeerURLs:   c.AdvertisePeerURLs,
+		InitialCluster:      c.InitialCluster,
+		InitialClusterState: c.InitialClusterState,
+		Logger:              b.log,
 	}
+}
+
+// quorumPeer returns what the broker announces about its place in the
+// embedded quorum, nil for none.
+func quorumPeer(h *quorum.Host) *cluster.QuorumPeer {
+	if h == nil {
+		return nil
+	}
+	return h.Peer()
 }
 
 // serveMetrics serves Prometheus metrics, and Go's profiles under

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver"
 )
 
 // Settings of embedded members.
@@ -347,4 +349,57 @@ func (e *Embedded) release() {
 		_ = os.Remove(e.tmpDir) // only if empty: the listeners removed their sockets
 	}
 	_ = e.lock.Close()
+}
+
+// Stopped is closed when the member's server stops: by Close, or on its
+// own (it was removed from the cluster, or failed).
+func (e *Embedded) Stopped() <-chan struct{} { return e.etcd.Server.StopNotify() }
+
+// MemberID returns the member's id in its cluster.
+func (e *Embedded) MemberID() uint64 { return uint64(e.etcd.Server.MemberID()) }
+
+// HasData reports whether dir holds an etcd member's data: a member
+// started there before, and starts from it again.
+func HasData(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "member"))
+	return err == nil
+}
+
+// ClearData deletes an etcd member's data from dir: what a member that
+// was removed from its cluster must do before it may join again, as a new
+// member. The directory itself (and its lock file) stays.
+func ClearData(dir string) error {
+	if err := os.RemoveAll(filepath.Join(dir, "member")); err != nil {
+		return fmt.Errorf("cluster: clearing etcd data in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemoteMember is a member of a running etcd cluster, as its peers
+// describe it.
+type RemoteMember struct {
+	ID         uint64
+	Name       string
+	PeerURLs   []string
+	ClientURLs []string
+}
+
+// RemoteMembers asks the members at peerURLs (the first that answers)
+// for their cluster's members, through etcd's peer API, as a member
+// about to start does. It needs no client URL, so a broker that knows
+// only its peers' addresses (coordinator.initial.cluster) can find the
+// cluster's clients.
+func RemoteMembers(peerURLs []string, log *slog.Logger) ([]RemoteMember, error) {
+	if len(peerURLs) == 0 {
+		return nil, errors.New("cluster: no peer to ask for the etcd members")
+	}
+	rc, err := etcdserver.GetClusterFromRemotePeers(newZapLogger(log.With("component", "etcd")), peerURLs, http.DefaultTransport)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: asking etcd peers %v for their members: %w", peerURLs, err)
+	}
+	var out []RemoteMember
+	for _, m := range rc.Members() {
+		out = append(out, RemoteMember{ID: uint64(m.ID), Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+	}
+	return out, nil
 }

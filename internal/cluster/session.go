@@ -387,16 +387,44 @@ func (ss *Session) SetState(ctx context.Context, state BrokerState) (int64, erro
 	if !state.valid() {
 		return 0, fmt.Errorf("cluster: broker %d: invalid state %q", ss.id, state)
 	}
+	rev, err := ss.update(ctx, func(r *Registration) { r.State = state })
+	if err != nil {
+		return 0, fmt.Errorf("cluster: setting state of broker %d to %s: %w", ss.id, state, err)
+	}
+	return rev, nil
+}
+
+// SetQuorumMember rewrites the registration with the id of the embedded
+// etcd member the broker now runs ("" for none). The broker must have
+// registered a QuorumPeer.
+func (ss *Session) SetQuorumMember(ctx context.Context, member string) (int64, error) {
+	rev, err := ss.update(ctx, func(r *Registration) {
+		if r.Quorum != nil {
+			q := *r.Quorum
+			q.Member = member
+			r.Quorum = &q
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cluster: recording etcd member %q of broker %d: %w", member, ss.id, err)
+	}
+	return rev, nil
+}
+
+// update rewrites the registration with fn's change and returns the
+// revision of the write, or ErrSessionLost when the registration is no
+// longer held by the session's lease.
+func (ss *Session) update(ctx context.Context, fn func(*Registration)) (int64, error) {
 	ss.writeMu.Lock()
 	defer ss.writeMu.Unlock()
 	info := ss.Info()
-	info.State = state
+	fn(&info.Registration)
 	tr, err := ss.store.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.LeaseValue(ss.key), "=", ss.lease)).
 		Then(clientv3.OpPut(ss.key, mustJSON(&info), clientv3.WithLease(ss.lease))).
 		Commit()
 	if err != nil {
-		return 0, fmt.Errorf("cluster: setting state of broker %d to %s: %w", ss.id, state, err)
+		return 0, err
 	}
 	if !tr.Succeeded {
 		return 0, fmt.Errorf("%w: broker %d: registration no longer held by lease %x", ErrSessionLost, ss.id, ss.lease)

@@ -36,6 +36,7 @@ type Option func(*options)
 type options struct {
 	log       *slog.Logger
 	maxTxnOps int
+	autoSync  time.Duration
 	configure func(*clientv3.Config)
 }
 
@@ -48,6 +49,19 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // not exceed the server's --max-txn-ops (DefaultMaxTxnOps for a default
 // external etcd, EmbeddedMaxTxnOps for StartEmbedded members).
 func WithMaxTxnOps(n int) Option { return func(o *options) { o.maxTxnOps = n } }
+
+// membershipSyncInterval is how often a client started WithMembershipSync
+// reloads the members' client URLs.
+const membershipSyncInterval = 5 * time.Second
+
+// WithMembershipSync makes the client follow the cluster's membership: it
+// reloads the voting members' advertised client URLs every few seconds
+// and uses those, so that it keeps its connection while members are
+// replaced (the embedded quorum moves with the fleet). The members must
+// advertise client URLs this process can reach.
+func WithMembershipSync() Option {
+	return func(o *options) { o.autoSync = membershipSyncInterval }
+}
 
 // WithClientConfig lets the caller adjust the etcd client configuration
 // (TLS, credentials, dial options) after Connect filled it in.
@@ -100,6 +114,7 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 			}),
 		},
 	}
+	cfg.AutoSyncInterval = o.autoSync
 	if o.configure != nil {
 		o.configure(&cfg)
 	}

@@ -43,6 +43,20 @@ type Registration struct {
 	// of a partition that a partition state records in a directory the
 	// broker no longer registers is gone: see PartitionState.Dirs.
 	Directories []string `json:"directories,omitempty"`
+	// Quorum is the broker's place in the embedded etcd cluster: nil when
+	// it cannot run a member others reach (an external etcd, or a single
+	// member on unix sockets).
+	Quorum *QuorumPeer `json:"quorum,omitempty"`
+}
+
+// QuorumPeer is what a broker that can run an embedded etcd member
+// announces: where its member serves (or would), and which member it runs.
+type QuorumPeer struct {
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs"`
+	// Member is the id of the member the broker runs, in etcd's hex form,
+	// "" while it runs none.
+	Member string `json:"member,omitempty"`
 }
 
 // HasDirectory reports whether dir is one of the broker's log

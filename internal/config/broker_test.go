@@ -359,6 +359,33 @@ func TestCoordinator(t *testing.T) {
 			t.Errorf("warnings %q", warnings)
 		}
 	})
+	t.Run("standby", func(t *testing.T) {
+		b, warnings, err := NewBroker(map[string]string{
+			"broker.id": "4", "log.dirs": "/data",
+			"coordinator.endpoints":               "http://10.0.0.1:2379",
+			"coordinator.listen.peer.urls":        "http://10.0.0.4:2380",
+			"coordinator.listen.client.urls":      "http://10.0.0.4:2379",
+			"coordinator.initial.cluster":         "m=http://10.0.0.1:2380",
+			"coordinator.quorum.replace.grace.ms": "5000",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := b.Coordinator
+		if !c.Standby || c.Embedded() || !c.CanHostMember() || c.Dir != "/data/coordinator" || c.Name != "spotstream-4" || c.ReplaceGrace != 5*time.Second {
+			t.Errorf("coordinator %+v", c)
+		}
+		if !slices.Equal(c.AdvertisePeerURLs, []string{"http://10.0.0.4:2380"}) || !slices.Equal(c.ListenClientURLs, []string{"http://10.0.0.4:2379"}) {
+			t.Errorf("URLs: peer %v client %v", c.AdvertisePeerURLs, c.ListenClientURLs)
+		}
+		if len(warnings) != 1 || !strings.Contains(warnings[0], "coordinator.initial.cluster is ignored") {
+			t.Errorf("warnings %q", warnings)
+		}
+		if _, _, err := NewBroker(map[string]string{"coordinator.endpoints": "http://10.0.0.1:2379", "coordinator.listen.peer.urls": "http://10.0.0.4:2380"}); err == nil ||
+			!strings.Contains(err.Error(), "coordinator.listen.client.urls") {
+			t.Errorf("standby without client URLs: %v", err)
+		}
+	})
 	t.Run("three embedded members", func(t *testing.T) {
 		b := mustBroker(t, map[string]string{
 			"broker.id":                      "2",

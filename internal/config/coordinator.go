@@ -44,7 +44,18 @@ type CoordinatorConfig struct {
 	// InitialClusterState is "new" to bootstrap a cluster or "existing" to
 	// join one after `etcdctl member add`.
 	InitialClusterState string
+
+	// Standby: Endpoints name the cluster and the broker runs no member at
+	// first, but it can host one (ListenPeerURLs and ListenClientURLs are
+	// set): the controller adds a member here when the quorum needs one.
+	Standby bool
+	// ReplaceGrace is coordinator.quorum.replace.grace.ms.
+	ReplaceGrace time.Duration
 }
+
+// CanHostMember reports whether the broker runs, or may be asked to run,
+// an etcd member.
+func (c *CoordinatorConfig) CanHostMember() bool { return c.Embedded() || c.Standby }
 
 // Embedded reports whether the broker runs its own etcd member.
 func (c *CoordinatorConfig) Embedded() bool { return len(c.Endpoints) == 0 }
@@ -115,36 +126,23 @@ func (r *resolver) resolveCoordinator(b *Broker) {
 	if !validMemberName(c.Namespace) || c.Namespace == "." || c.Namespace == ".." {
 		r.fail(invalid("coordinator.namespace", c.Namespace, "must be letters, digits, '.', '_' or '-'"))
 	}
+	c.ReplaceGrace = r.millis("coordinator.quorum.replace.grace.ms")
 	c.Endpoints = r.etcdURLs("coordinator.endpoints", etcdURL{unix: true})
 	if len(r.list("coordinator.endpoints")) > 0 {
+		if r.isSet("coordinator.listen.peer.urls") {
+			r.resolveStandby(b)
+			return
+		}
 		for _, k := range []string{"coordinator.dir", "coordinator.name", "coordinator.listen.client.urls",
-			"coordinator.listen.peer.urls", "coordinator.initial.cluster", "coordinator.initial.cluster.state"} {
+			"coordinator.initial.cluster", "coordinator.initial.cluster.state"} {
 			if r.isSet(k) {
-				r.warn("%s is ignored: coordinator.endpoints is set, so no etcd member is embedded", k)
+				r.warn("%s is ignored: coordinator.endpoints is set without coordinator.listen.peer.urls, so no etcd member is embedded", k)
 			}
 		}
 		return
 	}
 
-	c.Dir = r.str("coordinator.dir")
-	if r.null("coordinator.dir") && len(b.LogDirs) > 0 {
-		c.Dir = filepath.Join(b.LogDirs[0], "coordinator")
-	}
-	c.Name = r.str("coordinator.name")
-	switch {
-	case r.isSet("coordinator.name"):
-		if !validMemberName(c.Name) {
-			r.fail(invalid("coordinator.name", c.Name, "must be letters, digits, '.', '_' or '-'"))
-		}
-	case b.BrokerID >= 0:
-		c.Name = fmt.Sprintf("spotstream-%d", b.BrokerID)
-	default:
-		if h, err := hostname(); err == nil && validMemberName(h) {
-			c.Name = h
-		} else {
-			c.Name = "spotstream"
-		}
-	}
+	r.resolveMemberIdentity(b)
 	c.InitialClusterState = r.str("coordinator.initial.cluster.state")
 	c.ListenClientURLs = r.etcdURLs("coordinator.listen.client.urls", etcdURL{unix: true, bind: true})
 
@@ -207,4 +205,56 @@ func validMemberName(s string) bool {
 		}
 	}
 	return true
+}
+
+// resolveMemberIdentity resolves the embedded member's directory and
+// name.
+func (r *resolver) resolveMemberIdentity(b *Broker) {
+	c := &b.Coordinator
+	c.Dir = r.str("coordinator.dir")
+	if r.null("coordinator.dir") && len(b.LogDirs) > 0 {
+		c.Dir = filepath.Join(b.LogDirs[0], "coordinator")
+	}
+	r.resolveMemberName(b)
+}
+
+// resolveMemberName resolves coordinator.name.
+func (r *resolver) resolveMemberName(b *Broker) {
+	c := &b.Coordinator
+	c.Name = r.str("coordinator.name")
+	switch {
+	case r.isSet("coordinator.name"):
+		if !validMemberName(c.Name) {
+			r.fail(invalid("coordinator.name", c.Name, "must be letters, digits, '.', '_' or '-'"))
+		}
+	case b.BrokerID >= 0:
+		c.Name = fmt.Sprintf("spotstream-%d", b.BrokerID)
+	default:
+		if h, err := hostname(); err == nil && validMemberName(h) {
+			c.Name = h
+		} else {
+			c.Name = "spotstream"
+		}
+	}
+}
+
+// resolveStandby resolves a broker that joins the cluster at Endpoints
+// as a client and can host a member: its member listens on TCP URLs that
+// the other members and clients can reach.
+func (r *resolver) resolveStandby(b *Broker) {
+	c := &b.Coordinator
+	c.Standby = true
+	r.resolveMemberIdentity(b)
+	for _, k := range []string{"coordinator.initial.cluster", "coordinator.initial.cluster.state"} {
+		if r.isSet(k) {
+			r.warn("%s is ignored: with coordinator.endpoints, a member is added here by the controller, not bootstrapped", k)
+		}
+	}
+	c.ListenPeerURLs = r.etcdURLs("coordinator.listen.peer.urls", etcdURL{bind: true})
+	c.AdvertisePeerURLs = c.ListenPeerURLs
+	if !r.isSet("coordinator.listen.client.urls") {
+		r.fail(invalid("coordinator.listen.client.urls", "", "must be set with coordinator.endpoints and coordinator.listen.peer.urls: a member hosted here serves the other brokers there"))
+		return
+	}
+	c.ListenClientURLs = r.etcdURLs("coordinator.listen.client.urls", etcdURL{bind: true})
 }

@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// TestQuorumFollowsTheFleet runs the embedded-quorum layout under
+// continuous acks=all production and replaces, one after the other, two
+// of the three brokers that host the etcd members, each SIGKILLed and
+// brought back as a new instance on an empty disk with the original
+// configuration. The controller removes each dead member once its grace
+// has passed and adds a member on the replacement, which joins as a
+// learner and is promoted. The cluster ends with three healthy members,
+// and no acknowledged record is lost or failed on the way.
+func TestQuorumFollowsTheFleet(t *testing.T) {
+	// A session that outlasts an etcd leader election (see
+	// TestQuorumClusterSurvivesMemberLoss), and a short grace.
+	c := startQuorumCluster(t, 4, "broker.session.timeout.ms=6000", "broker.heartbeat.interval.ms=1000",
+		"coordinator.quorum.replace.grace.ms=2000")
+	addr := c.brokers[3].Addr()
+	c.waitBrokers(addr, 0, 1, 2, 3)
+	etcd := quorumClient(t, strings.Split(c.endpoints, ","))
+	waitQuorum(t, etcd, 3)
+	run := startFailoverRun(t, c, topicName(t), 3)
+
+	for _, victim := range []int{0, 1} {
+		waitFor(t, 30*time.Second, "acknowledgements", func() bool { return run.ackedCount() >= 1_000*(victim+1) })
+		before := members(t, etcd)
+		c.brokers[victim].kill()
+		// A replacement instance comes up once the old one is gone.
+		c.waitBrokers(addr, without(int32(victim), 0, 1, 2, 3)...)
+		c.brokers[victim] = c.brokers[victim].onFreshDisk()
+		c.waitBrokers(addr, 0, 1, 2, 3)
+		after := waitQuorum(t, etcd, 3)
+		if len(intersect(before, after)) != 2 {
+			t.Logf("replacement's output:\n%s", c.brokers[victim].Output())
+			t.Fatalf("members before %v, after %v: want the dead broker's member replaced by a new one", before, after)
+		}
+		t.Logf("broker %d replaced: members %v", victim, after)
+	}
+	acked := run.ackedCount()
+	waitFor(t, 30*time.Second, "acknowledgements after the replacements", func() bool { return run.ackedCount() >= acked+500 })
+	run.finish(addr)
+}
+
+// onFreshDisk starts a new broker with p's configuration and port on an
+// empty data directory, as a replacement instance comes up; p must be
+// dead. It returns once the new broker serves.
+func (p *process) onFreshDisk() *process {
+	p.t.Helper()
+	q := &process{t: p.t, dataDir: p.t.TempDir(), port: p.port, args: slices.Clone(p.args)}
+	for i, a := range q.args {
+		if strings.HasPrefix(a, "log.dirs=") {
+			q.args[i] = "log.dirs=" + q.dataDir
+		}
+	}
+	q.launch()
+	p.t.Cleanup(func() { q.kill() })
+	q.waitReady()
+	return q
+}
+
+func quorumClient(t *testing.T, endpoints []string) *clientv3.Client {
+	t.Helper()
+	cl, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, AutoSyncInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// members returns the ids of the cluster's members.
+func members(t *testing.T, cl *clientv3.Client) []uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cl.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint64
+	for _, m := range resp.Members {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+// waitQuorum waits until the cluster has n voting members, all started,
+// each answering a status request on its client URL with the same
+// leader, and returns their ids.
+func waitQuorum(t *testing.T, cl *clientv3.Client, n int) []uint64 {
+	t.Helper()
+	var last string
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ids, state := quorumState(cl)
+		if len(ids) == n {
+			return ids
+		}
+		if state != last {
+			t.Logf("quorum: %s", state)
+			last = state
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no healthy quorum of %d members after 90s; last: %s", n, state)
+		}
+		time.Sleep(200 * time.Millisecond) // poll interval
+	}
+}
+
+// quorumState returns the members' ids when every member is a started
+// voter whose status names one common leader, and a description of what
+// it saw.
+func quorumState(cl *clientv3.Client) ([]uint64, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cl.MemberList(ctx)
+	if err != nil {
+		return nil, "member list: " + err.Error()
+	}
+	var ids []uint64
+	var desc []string
+	leaders := map[uint64]bool{}
+	healthy := true
+	for _, m := range resp.Members {
+		ids = append(ids, m.ID)
+		d := m.Name
+		switch {
+		case m.IsLearner:
+			d += "(learner)"
+			healthy = false
+		case m.Name == "" || len(m.ClientURLs) == 0:
+			d += "(not started)"
+			healthy = false
+		default:
+			// The member that answers must be this one: a replacement
+			// may serve on the same URL.
+			st, err := cl.Status(ctx, m.ClientURLs[0])
+			if err != nil || st.Header.MemberId != m.ID {
+				d += "(down)"
+				healthy = false
+			} else {
+				leaders[st.Leader] = true
+			}
+		}
+		desc = append(desc, d)
+	}
+	if !healthy || len(leaders) != 1 {
+		ids = nil
+	}
+	return ids, strings.Join(desc, " ")
+}
+
+// without returns ids without id.
+func without(id int32, ids ...int32) []int32 {
+	return slices.DeleteFunc(ids, func(x int32) bool { return x == id })
+}
+
+func intersect(a, b []uint64) []uint64 {
+	var out []uint64
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
