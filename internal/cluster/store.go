@@ -27,7 +27,9 @@ type Store struct {
 	keys      keyspace
 	namespace string
 	maxOps    int
-	log       *slog.Logger
+	// reservedMaxID is reserved.broker.max.id: Register claims ids above it.
+	reservedMaxID int32
+	log           *slog.Logger
 }
 
 // Option configures Connect.
@@ -36,7 +38,9 @@ type Option func(*options)
 type options struct {
 	log       *slog.Logger
 	maxTxnOps int
-	configure func(*clientv3.Config)
+	// reservedMaxID: see WithReservedBrokerMaxID.
+	reservedMaxID int32
+	configure     func(*clientv3.Config)
 }
 
 // WithLogger sets the logger of the Store, its sessions and caches, and of
@@ -63,12 +67,15 @@ func WithClientConfig(fn func(*clientv3.Config)) Option {
 // Endpoints are etcd client URLs: "http://10.0.0.1:2379",
 // "unix:///abs/path.sock", or what [Embedded.Endpoints] returns.
 func Connect(ctx context.Context, endpoints []string, namespace string, opts ...Option) (*Store, error) {
-	o := options{log: slog.Default(), maxTxnOps: DefaultMaxTxnOps}
+	o := options{log: slog.Default(), maxTxnOps: DefaultMaxTxnOps, reservedMaxID: DefaultReservedBrokerMaxID}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.maxTxnOps < 2 {
 		return nil, fmt.Errorf("cluster: max txn ops %d: want at least 2", o.maxTxnOps)
+	}
+	if o.reservedMaxID < 0 {
+		return nil, fmt.Errorf("cluster: reserved broker max id %d: want at least 0", o.reservedMaxID)
 	}
 	keys, err := newKeyspace(namespace)
 	if err != nil {
@@ -111,7 +118,7 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 		client.Close()
 		return nil, fmt.Errorf("cluster: reaching etcd %v: %w", endpoints, err)
 	}
-	return &Store{client: client, keys: keys, namespace: namespace, maxOps: o.maxTxnOps, log: o.log}, nil
+	return &Store{client: client, keys: keys, namespace: namespace, maxOps: o.maxTxnOps, reservedMaxID: o.reservedMaxID, log: o.log}, nil
 }
 
 // Close closes the etcd client. Sessions of this Store lose their keepalive
