@@ -114,7 +114,13 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to etcd %v: %w", endpoints, err)
 	}
-	if _, err := client.Get(ctx, keys.clusterID(), clientv3.WithCountOnly()); err != nil {
+	// etcd answers once a quorum of its members is up, which may take a
+	// while when they start with this broker: wait as long as ctx allows,
+	// and say so.
+	stopLogging := logWhileWaiting(o.log, "waiting for etcd to answer; its members may not have formed a quorum yet", "endpoints", endpoints)
+	_, err = client.Get(ctx, keys.clusterID(), clientv3.WithCountOnly())
+	stopLogging()
+	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("cluster: reaching etcd %v: %w", endpoints, err)
 	}
