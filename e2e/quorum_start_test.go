@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -156,4 +157,44 @@ func permutations(xs []int) [][]int {
 		}
 	}
 	return out
+}
+
+// TestQuorumMemberStartupErrorIsLoud: a broker that embeds a member of a
+// quorum and fails to start (here: its Kafka port is taken) takes its etcd
+// member down with it. It says so at ERROR level, and the other two
+// members still serve.
+func TestQuorumMemberStartupErrorIsLoud(t *testing.T) {
+	ports := freePorts(t, 9) // 3 peer, 3 client, 3 Kafka
+	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", ports[8]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var ic, clients []string
+	for i := range 3 {
+		ic = append(ic, fmt.Sprintf("m%d=http://127.0.0.1:%d", i, ports[i]))
+		clients = append(clients, fmt.Sprintf("http://127.0.0.1:%d", ports[3+i]))
+	}
+	var members []*process
+	for i := range 3 {
+		members = append(members, launchProcessOn(t, ports[6+i],
+			fmt.Sprintf("broker.id=%d", i),
+			fmt.Sprintf("coordinator.name=m%d", i),
+			"coordinator.initial.cluster="+strings.Join(ic, ","),
+			"coordinator.listen.client.urls="+clients[i]))
+	}
+	if err := members[2].waitExit(30 * time.Second); err == nil {
+		t.Fatalf("broker 2 exited with status 0 without its Kafka port\n%s", members[2].Output())
+	}
+	out := members[2].Output()
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "the etcd quorum has one member fewer") {
+		t.Fatalf("broker 2 did not report its etcd member's exit at ERROR level:\n%s", out)
+	}
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "level=ERROR") {
+			t.Logf("broker 2: %s", line)
+		}
+	}
+	members[0].waitReady()
+	members[1].waitReady()
 }
