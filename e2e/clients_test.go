@@ -158,7 +158,7 @@ func TestKcat(t *testing.T) {
 	kcat(t, b.Addr(), second.String(), "-P", "-t", topic, "-p", "0", "-K", ":", "-z", "gzip")
 
 	meta := kcat(t, b.Addr(), "", "-L", "-t", topic)
-	if !strings.Contains(meta, fmt.Sprintf("topic \"%s\" with 1 partitions", topic)) || !strings.Contains(meta, "leader 0") {
+	if !strings.Contains(meta, fmt.Sprintf("topic \"%s\" with 1 partitions", topic)) || !strings.Contains(meta, fmt.Sprintf("leader %d", b.b.ID())) {
 		t.Fatalf("kcat -L output:\n%s", meta)
 	}
 

@@ -3,13 +3,18 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/spotstream/spotstream/internal/cluster"
@@ -86,32 +91,161 @@ func TestClusterRackAwarePlacement(t *testing.T) {
 	}
 }
 
-// TestClusterBrokerIDs checks how brokers claim ids: a broker restarted on
-// its data directory comes back with its id (from meta.properties), and a
-// broker started on an empty directory claims the lowest free id.
+// TestClusterBrokerIDs checks how brokers without broker.id claim ids,
+// above reserved.broker.max.id (1000): a broker restarted on its directory
+// gets its id back (meta.properties); a replacement in the rack of a dead
+// broker takes over the dead broker's id, and with it its replicas, which
+// it copies from the others; the dead broker, back on its old directory,
+// then refuses to start; a broker in another rack gets a new id.
 func TestClusterBrokerIDs(t *testing.T) {
-	c := startCluster(t, 3, nil, "broker.session.timeout.ms=3000")
+	c := newCluster(t, "broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500", "replica.lag.time.max.ms=2000")
+	for _, rack := range []string{"zone-a", "zone-b", "zone-c"} {
+		c.add("broker.rack=" + rack)
+	}
 	addr := c.brokers[0].Addr()
-	c.waitBrokers(addr, 0, 1, 2)
+	c.waitBrokers(addr, 1001, 1002, 1003)
+	for i, p := range c.brokers {
+		if id := brokerIDAt(t, p.Addr()); id != int32(1001+i) {
+			t.Fatalf("broker %d started claimed id %d, want %d", i, id, 1001+i)
+		}
+	}
 
-	// SIGKILL broker 1 and restart it on the same directory at once: it
-	// reclaims id 1 without waiting for its old registration to expire.
+	// SIGKILL broker 1002 and restart it on the same directory at once: it
+	// reclaims its id without waiting for its old registration to expire.
 	c.brokers[1].kill()
 	c.brokers[1].restart()
-	c.waitBrokers(addr, 0, 1, 2)
-	if id := brokerIDAt(t, c.brokers[1].Addr()); id != 1 {
-		t.Fatalf("restarted broker has id %d, want 1", id)
+	c.waitBrokers(addr, 1001, 1002, 1003)
+	if id := brokerIDAt(t, c.brokers[1].Addr()); id != 1002 {
+		t.Fatalf("restarted broker has id %d, want 1002", id)
 	}
 
-	// SIGKILL broker 1 for good; once its lease expires a new broker on an
-	// empty directory takes the lowest free id, 1, not 3.
-	c.brokers[1].kill()
-	c.waitBrokers(addr, 0, 2)
-	p := c.add()
-	c.waitBrokers(addr, 0, 1, 2)
-	if id := brokerIDAt(t, p.Addr()); id != 1 {
-		t.Fatalf("new broker claimed id %d, want the lowest free id 1", id)
+	// Records that every replica acknowledged.
+	topic := topicName(t)
+	const partitions, records = 4, 400
+	createReplicatedTopic(t, c, topic, partitions)
+	var batch []*kgo.Record
+	for i := range records {
+		batch = append(batch, &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))})
 	}
+	produceAll(t, newClient(t, addr, kgo.SeedBrokers(c.bootstrap()...), kgo.RequiredAcks(kgo.AllISRAcks())), batch)
+
+	// SIGKILL broker 1002 for good. Once its lease has expired (and the
+	// controller has taken it out of every ISR), a new broker in its rack,
+	// on an empty directory, claims its id...
+	dead := c.brokers[1]
+	dead.kill()
+	c.waitBrokers(addr, 1001, 1003)
+	waitFor(t, 30*time.Second, "broker 1002 out of every ISR", func() bool {
+		return len(c.metadata(addr).Topics[topic].Partitions) == partitions && c.inISR(addr, topic, 1002) == 0
+	})
+	replacement := c.add("broker.rack=zone-b")
+	c.waitBrokers(addr, 1001, 1002, 1003)
+	if id := brokerIDAt(t, replacement.Addr()); id != 1002 {
+		t.Fatalf("replacement in zone-b claimed id %d, want the dead broker's 1002", id)
+	}
+	// ...and copies the dead broker's replicas from the others: it is back
+	// in every partition's ISR.
+	waitFor(t, 30*time.Second, "the replacement in every ISR", func() bool {
+		return c.inISR(addr, topic, 1002) == partitions
+	})
+
+	// The dead broker, back on its old directory, finds its id held by the
+	// replacement on other directories: it exits at once, naming it.
+	dead.launch()
+	if err := dead.waitExit(10 * time.Second); err == nil {
+		t.Fatalf("old broker 1002 exited with status 0 while its id is held\n%s", dead.Output())
+	}
+	if out := dead.Output(); !strings.Contains(out, replacement.Addr()) {
+		t.Fatalf("old broker 1002's error does not name the replacement at %s:\n%s", replacement.Addr(), out)
+	}
+
+	// A broker in another rack gets a new id.
+	other := c.add("broker.rack=zone-d")
+	if id := brokerIDAt(t, other.Addr()); id != 1004 {
+		t.Fatalf("broker in zone-d claimed id %d, want a new id, 1004", id)
+	}
+
+	// The replacement's copies hold every record: with the other replicas
+	// gone, it leads every partition and serves them all.
+	c.brokers[0].kill()
+	c.brokers[2].kill()
+	waitFor(t, 30*time.Second, "the replacement leading every partition", func() bool {
+		ps := c.metadata(replacement.Addr()).Topics[topic].Partitions
+		for _, p := range ps {
+			if p.Leader != 1002 {
+				return false
+			}
+		}
+		return len(ps) == partitions
+	})
+	got := map[string]bool{}
+	for _, r := range consumeN(t, replacement.Addr(), topic, records) {
+		got[string(r.Value)] = true
+	}
+	for _, r := range batch {
+		if !got[string(r.Value)] {
+			t.Fatalf("record %s missing from the replacement's copies", r.Value)
+		}
+	}
+}
+
+// TestBrokerIDConflict starts a broker configured with the id of a live
+// broker: its log directory is not the holder's, so it is another broker,
+// not a restart, and it exits at once (long before the holder's session
+// could expire) with an error naming the holder's address.
+func TestBrokerIDConflict(t *testing.T) {
+	const session = 20 * time.Second // a wait for expiry would show
+	c := startCluster(t, 1, nil, fmt.Sprintf("broker.session.timeout.ms=%d", session.Milliseconds()))
+	holder := c.brokers[0]
+	start := time.Now()
+	p := launchProcess(t, "coordinator.endpoints="+c.endpoints, "coordinator.namespace="+c.namespace, "broker.id=0")
+	err := p.waitExit(session / 2)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("second broker 0 exited with status 0\n%s", p.Output())
+	}
+	out := p.Output()
+	if !strings.Contains(out, holder.Addr()) || !strings.Contains(out, "held by another broker") {
+		t.Fatalf("exit message does not name the holder at %s:\n%s", holder.Addr(), out)
+	}
+	t.Logf("second broker 0 exited %v after start: %v\n%s", took.Round(time.Millisecond), err, out)
+	if id := brokerIDAt(t, holder.Addr()); id != 0 {
+		t.Fatalf("holder has id %d, want 0", id)
+	}
+}
+
+// createReplicatedTopic creates topic with replication factor 3, retrying
+// while the controller does not see three brokers yet.
+func createReplicatedTopic(t *testing.T, c *testCluster, topic string, partitions int32) {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, c.brokers[0].Addr()))
+	var err error
+	waitFor(t, 20*time.Second, "the topic to be created", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var resp kadm.CreateTopicResponse
+		resp, err = adm.CreateTopic(ctx, partitions, 3, nil, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		return !errors.Is(err, kerr.InvalidReplicationFactor)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inISR returns in how many partitions of topic broker id is in the ISR,
+// from addr's metadata.
+func (c *testCluster) inISR(addr, topic string, id int32) int {
+	c.t.Helper()
+	n := 0
+	for _, p := range c.metadata(addr).Topics[topic].Partitions {
+		if slices.Contains(p.ISR, id) {
+			n++
+		}
+	}
+	return n
 }
 
 // brokerIDAt returns the id of the broker listening at addr, from the

@@ -26,24 +26,31 @@ type testCluster struct {
 	brokers   []*process
 }
 
-// startCluster starts n brokers; racks, if given, assigns broker i the
-// rack racks[i%len(racks)]. Brokers claim ids 0..n-1 in start order.
+// startCluster starts n brokers configured with ids 0..n-1 (broker.id=i);
+// racks, if given, assigns broker i the rack racks[i%len(racks)].
 func startCluster(t *testing.T, n int, racks []string, overrides ...string) *testCluster {
 	t.Helper()
-	c := &testCluster{
-		t:         t,
-		endpoints: strings.Join(clustertest.Etcd(t), ","),
-		namespace: clustertest.Namespace(t),
-		overrides: overrides,
-	}
+	c := newCluster(t, overrides...)
 	for i := range n {
-		var extra []string
+		extra := []string{fmt.Sprintf("broker.id=%d", i)}
 		if len(racks) > 0 {
 			extra = append(extra, "broker.rack="+racks[i%len(racks)])
 		}
 		c.add(extra...)
 	}
 	return c
+}
+
+// newCluster returns a cluster without brokers, in a namespace of its own
+// on the test binary's etcd; add starts them. overrides apply to every
+// broker.
+func newCluster(t *testing.T, overrides ...string) *testCluster {
+	return &testCluster{
+		t:         t,
+		endpoints: strings.Join(clustertest.Etcd(t), ","),
+		namespace: clustertest.Namespace(t),
+		overrides: overrides,
+	}
 }
 
 // add starts one more broker on an empty data directory.
@@ -104,10 +111,10 @@ func (c *testCluster) waitBrokers(addr string, ids ...int32) {
 	}
 }
 
-// startQuorumCluster starts n >= 3 brokers of which the first three each
-// embed a member of the cluster's own etcd (over loopback TCP), the
-// production layout without an external etcd; the others are clients of
-// those three members.
+// startQuorumCluster starts n >= 3 brokers, configured with ids 0..n-1, of
+// which the first three each embed a member of the cluster's own etcd
+// (over loopback TCP), the production layout without an external etcd; the
+// others are clients of those three members.
 func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 	t.Helper()
 	// The members' ports are bound only as the processes start: take
@@ -120,8 +127,6 @@ func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 	}
 	c := &testCluster{t: t, endpoints: strings.Join(clients, ","), namespace: "spotstream", overrides: overrides}
 	for i := range 3 {
-		// Explicit ids: the members start together, so claims would
-		// race for the order.
 		member := append([]string{
 			fmt.Sprintf("broker.id=%d", i),
 			fmt.Sprintf("coordinator.name=m%d", i),
@@ -134,8 +139,8 @@ func startQuorumCluster(t *testing.T, n int, overrides ...string) *testCluster {
 	for _, p := range c.brokers {
 		p.waitReady()
 	}
-	for range n - 3 {
-		c.add()
+	for i := 3; i < n; i++ {
+		c.add(fmt.Sprintf("broker.id=%d", i))
 	}
 	return c
 }

@@ -182,6 +182,23 @@ func (p *process) waitReady() {
 	}
 }
 
+// waitExit waits up to timeout for the process to exit on its own and
+// returns its exit status; the test fails if it is still running.
+func (p *process) waitExit(timeout time.Duration) error {
+	p.t.Helper()
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	select {
+	case <-exited:
+	case <-time.After(timeout):
+		p.t.Fatalf("broker still running %v after start, want it to exit\n%s", timeout, p.Output())
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
 // kill sends SIGKILL and waits for the process to be gone.
 func (p *process) kill() {
 	p.signal(syscall.SIGKILL)

@@ -113,7 +113,14 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 		cleanup = append(cleanup, qhost.Close)
 	}
-	store, err := cluster.Connect(ctx, endpoints, coord.Namespace, cluster.WithMembershipSync())
+	// Runs before the cleanup above, which stops the member.
+	defer func() {
+		if err != nil && coord.Embedded() && ctx.Err() == nil && !b.serving() {
+			b.logMemberStops(err)
+		}
+	}()
+	store, err := cluster.Connect(ctx, endpoints, coord.Namespace,
+		cluster.WithMembershipSync(), cluster.WithReservedBrokerMaxID(b.cfg.ReservedBrokerMaxID))
 	if err != nil {
 		return fmt.Errorf("broker: connecting to coordinator: %w", err)
 	}
@@ -314,10 +321,14 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 }
 
 // register claims the broker id, retrying while a previous registration of
-// the same id (a crashed incarnation without our lease) has yet to expire.
+// the same id on the same log directory (a crashed process of this broker
+// whose lease we do not know) has yet to expire. An id held by another
+// live broker, on other log directories, fails at once
+// (cluster.ErrBrokerIDConflict): waiting would only delay the error.
 func (b *Broker) register(ctx context.Context, reg cluster.Registration, lease clientv3.LeaseID) (*cluster.Session, error) {
 	ttl := b.cfg.SessionTimeout
 	deadline := time.Now().Add(ttl + 5*time.Second)
+	waited := false
 	for {
 		s, err := b.store.Register(ctx, reg, ttl, lease)
 		if err == nil {
@@ -326,13 +337,43 @@ func (b *Broker) register(ctx context.Context, reg cluster.Registration, lease c
 		if !errors.Is(err, cluster.ErrBrokerIDInUse) || time.Now().After(deadline) {
 			return nil, fmt.Errorf("broker: registering: %w", err)
 		}
-		b.log.Info("broker id still registered by a previous process; waiting for its session to expire", "id", reg.ID)
+		// Once is enough: the wait lasts up to a session timeout.
+		level := slog.LevelDebug
+		if !waited {
+			level, waited = slog.LevelInfo, true
+		}
+		b.log.Log(ctx, level, "the previous registration of this broker id on the same log directory has not expired yet; waiting for it to expire",
+			"id", reg.ID, "detail", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// serving reports whether the broker got as far as serving clients.
+func (b *Broker) serving() bool {
+	select {
+	case <-b.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// logMemberStops reports loudly that a startup error takes the embedded
+// etcd member down with the broker: for the members of a quorum that is
+// one member fewer, which the broker's own error alone does not say.
+func (b *Broker) logMemberStops(err error) {
+	c := b.cfg.Coordinator
+	if c.InitialCluster == "" {
+		b.log.Error("broker failed to start; its embedded etcd member, the cluster's only one, stops with it",
+			"member", c.Name, "err", err)
+		return
+	}
+	b.log.Error("broker failed to start; its embedded etcd member stops with it, and the etcd quorum has one member fewer until this broker runs again",
+		"member", c.Name, "initial.cluster", c.InitialCluster, "err", err)
 }
 
 func (b *Broker) embeddedConfig() cluster.EmbeddedConfig {

@@ -31,15 +31,27 @@
 //
 //	brokers/<id>              {"id":1,"host":"10.0.0.7","port":9092,
 //	                           "rack":"us-east-1a","capacity":"spot",
-//	                           "state":"running","incarnation":"<22 chars>",
-//	                           "epoch":812}
+//	                           "state":"running","directories":["<22 chars>"],
+//	                           "incarnation":"<22 chars>","epoch":812}
 //	    A live broker, bound to the broker's lease (TTL from
 //	    broker.session.timeout.ms): a broker that dies disappears on its own.
-//	    state is "starting", "running" or "draining". incarnation is random
-//	    per process. epoch grows with every registration of the id (it is the
-//	    store revision observed just before registering, plus one), so it
-//	    tells a restarted broker from its predecessor, like Kafka's broker
-//	    epoch.
+//	    state is "starting", "running" or "draining". directories are the
+//	    directory ids of its log directories (directory.id in their
+//	    meta.properties). incarnation is random per process. epoch grows
+//	    with every registration of the id (it is the store revision observed
+//	    just before registering, plus one), so it tells a restarted broker
+//	    from its predecessor, like Kafka's broker epoch.
+//
+//	broker-ids/<id>           {"rack":"us-east-1a","directories":["<22 chars>"]}
+//	    The rack and log directories of the id's latest registration,
+//	    written in the transaction that creates brokers/<id> and never bound
+//	    to a lease: it outlives the broker. Register reads it to claim ids
+//	    (see [Store.Register]): a broker without broker.id reuses the lowest
+//	    id above the reserved maximum that is not live and was last held in
+//	    its rack, else takes the lowest id above the maximum that has neither
+//	    a registration nor a record. A claim compares the create revision of
+//	    brokers/<id> (0) and the mod revision of broker-ids/<id> as read (or
+//	    its create revision, 0, for a new id). Snapshots ignore these keys.
 //
 //	topics/<name>             {"id":"<22-char base64url>","partitions":6,
 //	                           "configs":{"retention.ms":"3600000"}}

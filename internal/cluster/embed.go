@@ -142,19 +142,57 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		e.release()
 		return nil, fmt.Errorf("cluster: starting etcd member %q in %s: %w", ec.Name, cfg.Dir, err)
 	}
-	select {
-	case <-e.etcd.Server.ReadyNotify():
-		return e, nil
-	case err := <-e.etcd.Err():
-		e.abort()
-		return nil, fmt.Errorf("cluster: etcd member %q in %s failed: %w", ec.Name, cfg.Dir, err)
-	case <-e.etcd.Server.StopNotify():
-		e.abort()
-		return nil, fmt.Errorf("cluster: etcd member %q in %s stopped while starting", ec.Name, cfg.Dir)
-	case <-ctx.Done():
-		e.abort()
-		return nil, fmt.Errorf("cluster: waiting for etcd member %q in %s to serve: %w", ec.Name, cfg.Dir, ctx.Err())
+	// Members of a new cluster may start in any order, minutes apart: a
+	// member waits for its peers as long as ctx allows, and says so.
+	stopLogging := logWhileWaiting(cfg.logger(), "etcd member waiting for the other members of its cluster to form a quorum",
+		"member", ec.Name, "initial.cluster", cfg.InitialCluster)
+	defer stopLogging()
+	for {
+		select {
+		case <-e.etcd.Server.ReadyNotify():
+			return e, nil
+		case err := <-e.etcd.Err():
+			e.abort()
+			return nil, fmt.Errorf("cluster: etcd member %q in %s failed: %w", ec.Name, cfg.Dir, err)
+		case <-e.etcd.Server.StopNotify():
+			e.abort()
+			return nil, fmt.Errorf("cluster: etcd member %q in %s stopped while starting", ec.Name, cfg.Dir)
+		case <-ctx.Done():
+			e.abort()
+			return nil, fmt.Errorf("cluster: waiting for etcd member %q in %s to serve: %w", ec.Name, cfg.Dir, ctx.Err())
+		}
 	}
+}
+
+// waitLogInterval is how long a wait for etcd goes unmentioned in the log,
+// and then how often it is mentioned again. A variable so that tests can
+// shorten it.
+var waitLogInterval = 5 * time.Second
+
+// logWhileWaiting logs msg at info level every waitLogInterval until the
+// returned function is called.
+func logWhileWaiting(log *slog.Logger, msg string, args ...any) (stop func()) {
+	done := make(chan struct{})
+	tick := time.NewTicker(waitLogInterval)
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				log.Info(msg, args...)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (cfg *EmbeddedConfig) logger() *slog.Logger {
+	if cfg.Logger == nil {
+		return slog.Default()
+	}
+	return cfg.Logger
 }
 
 // abort stops a member that never became ready. embed.Etcd.Close alone
@@ -185,10 +223,7 @@ func (cfg *EmbeddedConfig) etcdConfig() (*embed.Config, string, error) {
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// The JSON gateway is for curl users; clients speak gRPC.
 	ec.EnableGRPCGateway = false
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := cfg.logger()
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log.With("component", "etcd", "member", ec.Name)))
 
 	single := cfg.InitialCluster == ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -265,20 +266,63 @@ func TestEmbeddedThreeMembers(t *testing.T) {
 }
 
 // TestEmbeddedWaitsForQuorum: a member that cannot reach a quorum does
-// not return until ctx ends, and then stops cleanly.
+// not return until ctx ends, says that it is waiting, and then stops
+// cleanly.
 func TestEmbeddedWaitsForQuorum(t *testing.T) {
+	cluster.SetWaitLogInterval(t, 50*time.Millisecond)
 	ports := freePorts(t, 3)
 	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
 	defer cancel()
+	var log syncBuffer
 	_, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{
 		Dir:              t.TempDir(),
 		Name:             "a",
 		ListenClientURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", ports[0])},
 		ListenPeerURLs:   []string{fmt.Sprintf("http://127.0.0.1:%d", ports[1])},
 		InitialCluster:   fmt.Sprintf("a=http://127.0.0.1:%d,b=http://127.0.0.1:%d", ports[1], ports[2]),
-		Logger:           clustertest.Logger,
+		Logger:           slog.New(slog.NewTextHandler(&log, nil)),
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("StartEmbedded without quorum: %v; want DeadlineExceeded", err)
 	}
+	if !strings.Contains(log.String(), "etcd member waiting for the other members of its cluster to form a quorum") {
+		t.Errorf("no log line about the wait:\n%s", log.String())
+	}
+}
+
+// TestConnectWaitsForQuorum: a client of an etcd that does not answer yet
+// (its members are still starting) waits for as long as ctx allows, and
+// says so.
+func TestConnectWaitsForQuorum(t *testing.T) {
+	cluster.SetWaitLogInterval(t, 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	var log syncBuffer
+	_, err := cluster.Connect(ctx, []string{fmt.Sprintf("http://127.0.0.1:%d", freePorts(t, 1)[0])}, "wait",
+		cluster.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect to nothing: %v; want DeadlineExceeded", err)
+	}
+	if !strings.Contains(log.String(), "waiting for etcd to answer") {
+		t.Errorf("no log line about the wait:\n%s", log.String())
+	}
+}
+
+// syncBuffer is a log destination that goroutines write while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

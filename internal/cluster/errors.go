@@ -26,9 +26,17 @@ var (
 	// partition count (INVALID_PARTITIONS).
 	ErrInvalidPartitions = errors.New("cluster: invalid partitions")
 
-	// ErrBrokerIDInUse: another live lease holds the broker id. The broker
-	// may wait for that lease to expire and register again.
+	// ErrBrokerIDInUse: another live lease holds the broker id, in a
+	// registration that may be this broker's own earlier process (it
+	// shares a log directory with us, or records none). The broker may wait
+	// for that lease to expire and register again.
 	ErrBrokerIDInUse = errors.New("cluster: broker id in use")
+
+	// ErrBrokerIDConflict: another live broker holds the broker id on log
+	// directories none of which are ours. Two brokers are configured with
+	// one id (or a replacement took over this directory's id): waiting
+	// would not help, and the broker must not start.
+	ErrBrokerIDConflict = errors.New("cluster: broker id held by another broker")
 
 	// ErrClusterMismatch: a log directory belongs to another cluster (Kafka's
 	// InconsistentClusterIdException). Starting would mix two clusters' data.

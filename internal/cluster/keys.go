@@ -14,6 +14,7 @@ const DefaultNamespace = "spotstream"
 const (
 	clusterIDKey   = "cluster/id"
 	brokersDir     = "brokers/"
+	brokerIDsDir   = "broker-ids/"
 	topicsDir      = "topics/"
 	partitionsDir  = "partitions/"
 	producerIDsKey = "producer-ids"
@@ -41,6 +42,10 @@ func newKeyspace(namespace string) (keyspace, error) {
 func (k keyspace) clusterID() string      { return k.prefix + clusterIDKey }
 func (k keyspace) brokers() string        { return k.prefix + brokersDir }
 func (k keyspace) broker(id int32) string { return k.brokers() + strconv.Itoa(int(id)) }
+func (k keyspace) brokerIDs() string      { return k.prefix + brokerIDsDir }
+func (k keyspace) brokerIDRecord(id int32) string {
+	return k.brokerIDs() + strconv.Itoa(int(id))
+}
 func (k keyspace) topic(name string) string {
 	return k.prefix + topicsDir + name
 }
@@ -60,14 +65,15 @@ const (
 	kindBroker
 	kindTopic
 	kindPartition
-	kindController    // a candidate of the controller election
-	kindBrokerConfigs // dynamic broker configs: one broker's, or the default
+	kindController     // a candidate of the controller election
+	kindBrokerConfigs  // dynamic broker configs: one broker's, or the default
+	kindBrokerIDRecord // broker-ids/<id>: who last held a broker id
 )
 
 // parsedKey is a key split into its parts.
 type parsedKey struct {
 	kind      keyKind
-	broker    int32  // kindBroker; kindBrokerConfigs (ClusterDefault for the default)
+	broker    int32  // kindBroker, kindBrokerIDRecord; kindBrokerConfigs (ClusterDefault for the default)
 	topic     string // kindTopic, kindPartition
 	partition int32  // kindPartition
 }
@@ -88,6 +94,12 @@ func (k keyspace) parse(key string) parsedKey {
 			return parsedKey{}
 		}
 		return parsedKey{kind: kindBroker, broker: id}
+	case strings.HasPrefix(rel, brokerIDsDir):
+		id, err := parseInt32(rel[len(brokerIDsDir):])
+		if err != nil {
+			return parsedKey{}
+		}
+		return parsedKey{kind: kindBrokerIDRecord, broker: id}
 	case strings.HasPrefix(rel, topicsDir):
 		name := rel[len(topicsDir):]
 		if ValidateTopicName(name) != nil {
@@ -199,6 +211,29 @@ func decodePartition(key string, b []byte, rev int64) (PartitionState, error) {
 	}
 	p.Revision = rev
 	return p, nil
+}
+
+// idRecord is the value of broker-ids/<id>: the rack and log directories
+// of the id's latest registration.
+type idRecord struct {
+	Rack        string   `json:"rack"`
+	Directories []string `json:"directories"`
+}
+
+func encodeIDRecord(reg *Registration) string {
+	v := idRecord{Rack: reg.Rack, Directories: reg.Directories}
+	if v.Directories == nil {
+		v.Directories = []string{} // [] rather than null, as in the package doc
+	}
+	return mustJSON(v)
+}
+
+func decodeIDRecord(key string, b []byte) (idRecord, error) {
+	var v idRecord
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("%w at %s: %v", ErrMalformed, key, err)
+	}
+	return v, nil
 }
 
 func decodeBroker(key string, b []byte) (BrokerInfo, error) {

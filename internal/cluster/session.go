@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -56,11 +55,17 @@ type Session struct {
 	err  error // why the session ended; set before done is closed
 }
 
-// Register makes the broker a live member: it claims a broker id (reg.ID,
-// or the lowest free id when reg.ID is -1) by creating brokers/<id> under a
-// lease with the given TTL (broker.session.timeout.ms; etcd counts whole
-// seconds and enforces a minimum), and keeps the lease alive until the
-// session ends.
+// Register makes the broker a live member: it registers brokers/<reg.ID>
+// under a lease with the given TTL (broker.session.timeout.ms; etcd counts
+// whole seconds and enforces a minimum), and keeps the lease alive until
+// the session ends. The same transaction records the id's rack and log
+// directories in broker-ids/<id>, which outlives the lease.
+//
+// With reg.ID -1, Register claims an id above the reserved maximum
+// ([WithReservedBrokerMaxID]): the lowest one that is not live and was
+// last held in reg.Rack (a replacement in the zone of a dead broker takes
+// over its id), else the lowest one never held. Ids up to the maximum are
+// never claimed: they belong to brokers configured with them.
 //
 // previousLease is the lease of this broker's previous process (kept in
 // meta.properties), or 0. A broker restarted within its TTL (after SIGKILL,
@@ -69,10 +74,12 @@ type Session struct {
 // instead of waiting for it to expire. With reg.ID == -1, adopting the old
 // lease also keeps the old id.
 //
-// If brokers/<id> is held by another live lease, Register returns
-// ErrBrokerIDInUse: another broker runs with this id, or a previous
-// incarnation whose lease is unknown has not expired yet. The caller may
-// wait and retry.
+// If brokers/<id> is held by another live lease, Register fails at once:
+// with ErrBrokerIDConflict when both registrations list log directories
+// and share none (another broker runs with this id), else with
+// ErrBrokerIDInUse (the holder may be an earlier process of this broker on
+// the same directory, whose lease is unknown; the caller may wait for it
+// to expire and retry).
 func (s *Store) Register(ctx context.Context, reg Registration, ttl time.Duration, previousLease clientv3.LeaseID) (*Session, error) {
 	if reg.State == "" {
 		reg.State = StateStarting
@@ -155,81 +162,16 @@ func (s *Store) acquireLease(ctx context.Context, id int32, ttlSec int64, previo
 }
 
 // claim writes the registration of reg.ID under lease, or, for reg.ID -1,
-// of the lowest id without a registration. It returns the registration and
-// the revision of the write.
+// of an id it claims (see claimNew). It returns the registration and the
+// revision of the write.
 func (s *Store) claim(ctx context.Context, reg Registration, lease clientv3.LeaseID) (BrokerInfo, int64, error) {
 	info := BrokerInfo{Registration: reg, Incarnation: FormatID(NewID())}
 	if reg.ID >= 0 {
 		rev, err := s.claimID(ctx, &info, lease)
 		return info, rev, err
 	}
-	for {
-		resp, err := s.client.Get(ctx, s.keys.brokers(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
-		if err != nil {
-			return info, 0, err
-		}
-		var used []int32
-		for _, kv := range resp.Kvs {
-			if pk := s.keys.parse(string(kv.Key)); pk.kind == kindBroker {
-				used = append(used, pk.broker)
-			}
-		}
-		slices.Sort(used)
-		info.ID = 0
-		for _, id := range used {
-			if id == info.ID {
-				info.ID++
-			} else if id > info.ID {
-				break
-			}
-		}
-		// Epoch: above the revision of any earlier registration of this id,
-		// which the read above has seen.
-		info.Epoch = resp.Header.Revision + 1
-		key := s.keys.broker(info.ID)
-		tr, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, mustJSON(&info), clientv3.WithLease(lease))).
-			Commit()
-		if err != nil {
-			return info, 0, err
-		}
-		if tr.Succeeded {
-			return info, tr.Header.Revision, nil
-		}
-		// Another broker claimed the same id at the same moment: rescan.
-	}
-}
-
-// claimID registers info.ID, which must be free or already held by lease.
-func (s *Store) claimID(ctx context.Context, info *BrokerInfo, lease clientv3.LeaseID) (int64, error) {
-	key := s.keys.broker(info.ID)
-	resp, err := s.client.Get(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	kvs, rev := resp.Kvs, resp.Header.Revision
-	for {
-		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
-		if len(kvs) > 0 {
-			if held := clientv3.LeaseID(kvs[0].Lease); held != lease {
-				return 0, fmt.Errorf("%w: broker %d is registered under lease %x", ErrBrokerIDInUse, info.ID, held)
-			}
-			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", kvs[0].ModRevision)
-		}
-		info.Epoch = rev + 1
-		tr, err := s.client.Txn(ctx).If(cmp).
-			Then(clientv3.OpPut(key, mustJSON(info), clientv3.WithLease(lease))).
-			Else(clientv3.OpGet(key)).
-			Commit()
-		if err != nil {
-			return 0, err
-		}
-		if tr.Succeeded {
-			return tr.Header.Revision, nil
-		}
-		kvs, rev = tr.Responses[0].GetResponseRange().Kvs, tr.Header.Revision
-	}
+	rev, err := s.claimNew(ctx, &info, lease)
+	return info, rev, err
 }
 
 // startSession starts keeping lease alive. ttlSec is the lease's remaining

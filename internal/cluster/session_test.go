@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -68,50 +67,6 @@ func TestRegisterFixedID(t *testing.T) {
 	sess2 := register(t, s2, 5, 0)
 	if sess2.Info().Epoch <= sess.Info().Epoch {
 		t.Fatalf("epoch of the new registration %d, not above the old one's %d", sess2.Info().Epoch, sess.Info().Epoch)
-	}
-}
-
-func TestRegisterLowestFreeID(t *testing.T) {
-	s := clustertest.Store(t)
-	register(t, s, 1, 0)
-
-	// Concurrent brokers without broker.id get distinct ids: the lowest
-	// free ones.
-	sessions := make([]*cluster.Session, 4)
-	var wg sync.WaitGroup
-	for i := range sessions {
-		wg.Go(func() {
-			st := connect(t, clustertest.Etcd(t), s.Namespace())
-			sess, err := st.Register(testCtx(t), cluster.Registration{ID: -1}, ttl, 0)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			sessions[i] = sess
-		})
-	}
-	wg.Wait()
-	got := map[int32]bool{}
-	for _, sess := range sessions {
-		if sess == nil {
-			t.FailNow()
-		}
-		t.Cleanup(func() { sess.Close(context.Background()) })
-		got[sess.ID()] = true
-	}
-	for _, id := range []int32{0, 2, 3, 4} {
-		if !got[id] {
-			t.Fatalf("claimed ids %v; want 0, 2, 3, 4", got)
-		}
-	}
-
-	for _, sess := range sessions {
-		if sess.ID() == 2 {
-			sess.Close(testCtx(t))
-		}
-	}
-	if sess := register(t, s, -1, 0); sess.ID() != 2 {
-		t.Fatalf("claimed %d after 2 left; want 2", sess.ID())
 	}
 }
 

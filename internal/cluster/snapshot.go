@@ -264,6 +264,10 @@ func (b *builder) apply(kv *mvccpb.KeyValue, deleted bool) {
 	case kindBrokerConfigs:
 		b.applyBrokerConfigs(key, pk.broker, kv, deleted)
 
+	case kindBrokerIDRecord:
+		// The history of broker ids matters only to Register, which reads
+		// it from etcd when it claims an id.
+
 	case kindPartition:
 		t := b.next.Topics[pk.topic]
 		if t == nil || int(pk.partition) >= len(t.Partitions) {

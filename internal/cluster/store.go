@@ -27,7 +27,9 @@ type Store struct {
 	keys      keyspace
 	namespace string
 	maxOps    int
-	log       *slog.Logger
+	// reservedMaxID is reserved.broker.max.id: Register claims ids above it.
+	reservedMaxID int32
+	log           *slog.Logger
 }
 
 // Option configures Connect.
@@ -37,7 +39,9 @@ type options struct {
 	log       *slog.Logger
 	maxTxnOps int
 	autoSync  time.Duration
-	configure func(*clientv3.Config)
+	// reservedMaxID: see WithReservedBrokerMaxID.
+	reservedMaxID int32
+	configure     func(*clientv3.Config)
 }
 
 // WithLogger sets the logger of the Store, its sessions and caches, and of
@@ -77,12 +81,15 @@ func WithClientConfig(fn func(*clientv3.Config)) Option {
 // Endpoints are etcd client URLs: "http://10.0.0.1:2379",
 // "unix:///abs/path.sock", or what [Embedded.Endpoints] returns.
 func Connect(ctx context.Context, endpoints []string, namespace string, opts ...Option) (*Store, error) {
-	o := options{log: slog.Default(), maxTxnOps: DefaultMaxTxnOps}
+	o := options{log: slog.Default(), maxTxnOps: DefaultMaxTxnOps, reservedMaxID: DefaultReservedBrokerMaxID}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.maxTxnOps < 2 {
 		return nil, fmt.Errorf("cluster: max txn ops %d: want at least 2", o.maxTxnOps)
+	}
+	if o.reservedMaxID < 0 {
+		return nil, fmt.Errorf("cluster: reserved broker max id %d: want at least 0", o.reservedMaxID)
 	}
 	keys, err := newKeyspace(namespace)
 	if err != nil {
@@ -122,11 +129,17 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to etcd %v: %w", endpoints, err)
 	}
-	if _, err := client.Get(ctx, keys.clusterID(), clientv3.WithCountOnly()); err != nil {
+	// etcd answers once a quorum of its members is up, which may take a
+	// while when they start with this broker: wait as long as ctx allows,
+	// and say so.
+	stopLogging := logWhileWaiting(o.log, "waiting for etcd to answer; its members may not have formed a quorum yet", "endpoints", endpoints)
+	_, err = client.Get(ctx, keys.clusterID(), clientv3.WithCountOnly())
+	stopLogging()
+	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("cluster: reaching etcd %v: %w", endpoints, err)
 	}
-	return &Store{client: client, keys: keys, namespace: namespace, maxOps: o.maxTxnOps, log: o.log}, nil
+	return &Store{client: client, keys: keys, namespace: namespace, maxOps: o.maxTxnOps, reservedMaxID: o.reservedMaxID, log: o.log}, nil
 }
 
 // Close closes the etcd client. Sessions of this Store lose their keepalive

@@ -17,9 +17,13 @@ import (
 // Broker is the validated configuration of one broker, in the types the
 // broker uses. Build it with NewBroker or Load.
 type Broker struct {
-	// BrokerID is broker.id (or node.id); -1 means: claim the lowest free id
-	// from the coordinator and record it in meta.properties.
+	// BrokerID is broker.id (or node.id), at most ReservedBrokerMaxID; -1
+	// means: claim an id above ReservedBrokerMaxID from the coordinator and
+	// record it in meta.properties.
 	BrokerID int32
+	// ReservedBrokerMaxID is reserved.broker.max.id: configured ids are at
+	// most this, claimed ids above it.
+	ReservedBrokerMaxID int32
 	// LogDirs are the data directories (log.dirs, else log.dir), cleaned,
 	// relative to the working directory when not absolute.
 	LogDirs []string
@@ -165,6 +169,14 @@ func (r *resolver) resolveIdentity(b *Broker) {
 			r.fail(invalid("node.id", r.format("node.id"), "differs from broker.id (%d); node.id is an alias, set one of them", b.BrokerID))
 		}
 		b.BrokerID = nodeID
+	}
+	b.ReservedBrokerMaxID = r.i32("reserved.broker.max.id")
+	if b.BrokerID > b.ReservedBrokerMaxID {
+		key := "broker.id"
+		if r.isSet("node.id") {
+			key = "node.id"
+		}
+		r.fail(invalid(key, r.format(key), "must not exceed reserved.broker.max.id (%d): ids above it are claimed by brokers with broker.id=-1", b.ReservedBrokerMaxID))
 	}
 	b.Rack = r.str("broker.rack")
 	b.Capacity = r.str("broker.capacity")

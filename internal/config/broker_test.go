@@ -146,6 +146,10 @@ func TestInvalid(t *testing.T) {
 		{map[string]string{"socket.send.buffer.bytes": "0"}, "socket.send.buffer.bytes", "-1 or at least 1"},
 		{map[string]string{"broker.id": "-2"}, "broker.id", "at least -1"},
 		{map[string]string{"broker.id": "1", "node.id": "2"}, "node.id", "differs from broker.id"},
+		{map[string]string{"broker.id": "1001"}, "broker.id", `invalid value "1001" for broker.id: must not exceed reserved.broker.max.id (1000)`},
+		{map[string]string{"node.id": "1001"}, "node.id", "must not exceed reserved.broker.max.id (1000)"},
+		{map[string]string{"broker.id": "11", "reserved.broker.max.id": "10"}, "broker.id", "must not exceed reserved.broker.max.id (10)"},
+		{map[string]string{"reserved.broker.max.id": "-1"}, "reserved.broker.max.id", "at least 0"},
 		{map[string]string{"log.dirs": "/a,/b,/a/"}, "log.dirs", "listed twice"},
 		{map[string]string{"log.dirs": ""}, "log.dirs", "at least one directory"},
 		{map[string]string{"log.retention.hours": "0"}, "log.retention.hours", "retention of 0 ms"},
@@ -500,5 +504,27 @@ log.retention.check.interval.ms=300000
 	b, warnings, err = NewBroker(props)
 	if err != nil || b.BrokerID != 0 || len(warnings) != 3 || b.Listeners[0].Address() != "127.0.0.1:9092" {
 		t.Errorf("zk config: %v, warnings %q", err, warnings)
+	}
+}
+
+// TestReservedBrokerMaxID: configured ids go up to reserved.broker.max.id
+// (Kafka's 1000 by default); claimed ids are above it.
+func TestReservedBrokerMaxID(t *testing.T) {
+	tests := []struct {
+		props   map[string]string
+		id, max int32
+	}{
+		{nil, -1, 1000},
+		{map[string]string{"broker.id": "1000"}, 1000, 1000},
+		{map[string]string{"node.id": "1000"}, 1000, 1000},
+		{map[string]string{"broker.id": "4000", "reserved.broker.max.id": "5000"}, 4000, 5000},
+		{map[string]string{"broker.id": "0", "reserved.broker.max.id": "0"}, 0, 0},
+		{map[string]string{"reserved.broker.max.id": "0"}, -1, 0},
+	}
+	for _, tt := range tests {
+		b := mustBroker(t, tt.props)
+		if b.BrokerID != tt.id || b.ReservedBrokerMaxID != tt.max {
+			t.Errorf("%v: broker.id %d, reserved.broker.max.id %d; want %d, %d", tt.props, b.BrokerID, b.ReservedBrokerMaxID, tt.id, tt.max)
+		}
 	}
 }

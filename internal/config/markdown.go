@@ -245,8 +245,14 @@ leaves a quorum), and a fourth that is only a client of it:
         --override coordinator.endpoints=http://127.0.0.1:2079,http://127.0.0.1:2179,http://127.0.0.1:2279 &
     spotstream cluster status --brokers 127.0.0.1:9092
 
-The three members only serve once they have a quorum, so start them together.
-Set ` + "`broker.id`" + ` on members: ids are otherwise claimed in start order.
+Start the four in any order: the members wait for one another to form a
+quorum and the fourth waits for that quorum, each logging that it waits. The
+members have ids 0 to 2; the fourth, without ` + "`broker.id`" + `, claims an id above
+` + "`reserved.broker.max.id`" + ` (1000), so it never takes the id of a member that
+has not started yet. A broker without ` + "`broker.id`" + ` claims the id last held by
+a dead broker of its ` + "`broker.rack`" + `, else a new one (1001, 1002, ...), and
+keeps it in ` + "`meta.properties`" + `. A broker whose ` + "`broker.id`" + ` a live broker
+already holds on other log directories exits at once, naming that broker.
 
 In production, run etcd on three on-demand machines, one per zone, and set
 ` + "`coordinator.endpoints`" + ` on every broker; or embed a member in three brokers (one

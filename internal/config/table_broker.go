@@ -41,9 +41,11 @@ var (
 var brokerKeys = []Key{
 	// Identity and placement.
 	{Name: "broker.id", Type: Int, Default: "-1", rule: atLeast(-1), group: groupIdentity,
-		Doc: "Unique id of this broker in the cluster. -1 claims the lowest free id from the coordinator on first start and records it in meta.properties in the log directories, so an instance that mounts the same volume comes back as the same broker."},
+		Doc: "Unique id of this broker in the cluster, at most reserved.broker.max.id. -1 claims an id above reserved.broker.max.id from the coordinator on first start: the lowest id whose last broker was in the same broker.rack and is gone (a replacement takes over a dead broker's replicas), else a new one. The id is recorded in meta.properties in the log directories, so an instance that mounts the same volume comes back as the same broker."},
 	{Name: "node.id", Type: Int, Default: "-1", rule: atLeast(-1), group: groupIdentity,
 		Doc: "Kafka's KRaft name for broker.id, accepted as an alias. If both are set they must be equal."},
+	{Name: "reserved.broker.max.id", Type: Int, Default: "1000", rule: atLeast(0), group: groupIdentity,
+		Doc: "The highest id broker.id may be set to. Brokers with broker.id=-1 claim ids above it, so configured and claimed ids never collide, whatever order brokers start in. Use the same value on every broker."},
 	{Name: "broker.rack", Type: String, Null: true, group: groupIdentity,
 		Doc: "The failure domain of this broker, normally its availability zone. Replicas of a partition are spread over as many racks as possible."},
 	{Name: "broker.capacity", Type: String, Default: "", Ours: true, rule: oneOf("", CapacityOnDemand, CapacitySpot), group: groupIdentity,
