@@ -284,6 +284,17 @@ func TestQuorumClusterSurvivesMemberLoss(t *testing.T) {
 	c.brokers[2].kill()
 	c.waitBrokers(addr, 0, 1, 3)
 	createTopic(t, c.brokers[0].Addr(), topicName(t), 3, nil)
+	// Within the replacement grace (a minute by default), the operator
+	// sees the member of broker 2 down, on no broker.
+	q := quorumStatus(t, addr)
+	if len(q.Members) != 3 || q.Down != 1 || q.Leader < 0 || q.Leader == 2 {
+		t.Errorf("quorum %+v, want 3 members, one down, led by a live broker", q)
+	}
+	for _, m := range q.Members {
+		if (m.Broker == -1) != (m.State == "down") {
+			t.Errorf("member %+v: the member that is down runs on no broker, the others on theirs", m)
+		}
+	}
 
 	c.brokers[2].restart()
 	c.waitBrokers(addr, 0, 1, 2, 3)

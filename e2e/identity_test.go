@@ -76,6 +76,11 @@ func TestFreshDiskNeverLeads(t *testing.T) {
 	// Broker 0 dies too. No controller is left to record it: the states
 	// still name it leader and sole ISR member.
 	c.brokers[0].kill()
+	// A replacement instance comes up once the old one's session has
+	// expired (before that, its id is held by a live registration with
+	// another directory, and a broker configured with it refuses to
+	// start).
+	state.waitGone("/" + c.namespace + "/brokers/0")
 
 	// The replacement: id 0, an empty data directory. It is the only live
 	// broker and so the controller. Its registration names a new
@@ -169,6 +174,17 @@ func (w *partitionWatch) wait(what string, cond func(cluster.PartitionState) boo
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
+}
+
+// waitGone waits until key does not exist.
+func (w *partitionWatch) waitGone(key string) {
+	w.t.Helper()
+	waitFor(w.t, 30*time.Second, key+" to expire", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := w.store.Client().Get(ctx, key)
+		return err == nil && len(resp.Kvs) == 0
+	})
 }
 
 func (w *partitionWatch) read() []cluster.PartitionState {

@@ -121,7 +121,7 @@ func splitBrokers(s string) []string {
 // checkCommon validates the flags every subcommand has.
 func checkCommon(brokers, topic string) error {
 	if len(splitBrokers(brokers)) == 0 {
-		return errors.New("--brokers: no broker given")
+		return errors.New("--bootstrap-server: no broker given")
 	}
 	if topic == "" {
 		return errors.New("--topic: empty")

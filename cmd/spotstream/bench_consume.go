@@ -65,7 +65,8 @@ func defaultConsumeOptions() consumeOptions {
 
 // register defines the flags on fs, with o's values as defaults.
 func (o *consumeOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.brokers, "brokers", o.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&o.brokers, "bootstrap-server", o.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&o.brokers, "brokers", o.brokers, "alias of --bootstrap-server")
 	fs.StringVar(&o.topic, "topic", o.topic, "topic to consume")
 	fs.Int64Var(&o.records, "records", o.records, "records to consume; 0: all records present at start")
 	fs.StringVar(&o.group, "group", o.group, "consume as a member of this consumer group; empty: read partitions directly")

@@ -83,7 +83,8 @@ func defaultProduceOptions() produceOptions {
 
 // register defines the flags on fs, with o's values as defaults.
 func (o *produceOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.brokers, "brokers", o.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&o.brokers, "bootstrap-server", o.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&o.brokers, "brokers", o.brokers, "alias of --bootstrap-server")
 	fs.StringVar(&o.topic, "topic", o.topic, "topic to produce to")
 	fs.IntVar(&o.partitions, "partitions", o.partitions, "partitions of the topic if it is created")
 	fs.IntVar(&o.replicationFactor, "replication-factor", o.replicationFactor, "replication factor of the topic if it is created; -1: the broker's default")

@@ -206,7 +206,7 @@ func TestParseProduceOptions(t *testing.T) {
 		{args: "--warmup 10 --records 10", wantErr: "--warmup"},
 		{args: "--in-flight 0", wantErr: "--in-flight"},
 		{args: "--replication-factor 0", wantErr: "--replication-factor"},
-		{args: "--brokers ,", wantErr: "--brokers"},
+		{args: "--brokers ,", wantErr: "--bootstrap-server"},
 		{args: "extra", wantErr: "unexpected argument"},
 		{args: "--nope", wantErr: "not defined"},
 		{args: "-h", wantErr: flag.ErrHelp.Error()},

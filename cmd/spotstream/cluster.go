@@ -19,20 +19,24 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const clusterUsage = `usage: spotstream cluster <subcommand> [arguments]
 
-  status   brokers (id, address, rack, state), the controller, and the
-           partitions that are offline, under-replicated or under their
-           min.insync.replicas
+  status   brokers (id, address, rack, state), the controller, the
+           coordination quorum, and the partitions that are offline,
+           under-replicated or under their min.insync.replicas
 
 Run 'spotstream cluster <subcommand> -h' for flags.
 `
 
 const statusSynopsis = `usage: spotstream cluster status [flags]
 
-Print the cluster's brokers and controller, then every partition that needs
+Print the cluster's brokers and controller; the members of its coordination
+quorum (the embedded etcd members: the broker running each, whether it is
+up, which one leads), from DescribeQuorum; then every partition that needs
 attention:
   offline          no leader: nothing can be produced or consumed
   under-min-isr    fewer in-sync replicas than min.insync.replicas: acks=all
@@ -105,6 +109,11 @@ func clusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return o.conn.explainTimeout(err)
 	}
 	st := judgeStatus(meta, minISR)
+	if q, err := describeQuorum(ctx, o.conn); err != nil {
+		fmt.Fprintf(stderr, "coordination quorum not described: %v\n", err)
+	} else {
+		st.Quorum = q
+	}
 	if o.json {
 		return writeJSON(stdout, st)
 	}
@@ -146,6 +155,80 @@ type clusterState struct {
 	UnderMinISR  int               `json:"under_min_isr"`
 	UnderReplica int               `json:"under_replicated"`
 	Attention    []partitionStatus `json:"attention"` // partitions needing attention, sorted
+	// Quorum is the coordination quorum, nil when the cluster did not
+	// describe it.
+	Quorum *quorumState `json:"quorum,omitempty"`
+}
+
+// quorumState is the coordination quorum, from DescribeQuorum.
+type quorumState struct {
+	// Leader is the broker running the leading member, -1 if unknown.
+	Leader  int32          `json:"leader"`
+	Term    int32          `json:"term"`
+	Members []quorumMember `json:"members"`
+	Down    int            `json:"down"`
+}
+
+// quorumMember is one member of the quorum.
+type quorumMember struct {
+	// Broker runs the member; -1 when no live broker does.
+	Broker int32  `json:"broker"`
+	Role   string `json:"role"`  // voter or learner
+	State  string `json:"state"` // up or down
+	// Index is the member's Raft index, -1 when it is down.
+	Index int64 `json:"index"`
+}
+
+// describeQuorum asks the cluster for its quorum (DescribeQuorum on
+// Kafka's metadata partition, which spotstream answers for its etcd
+// quorum).
+func describeQuorum(ctx context.Context, conn adminConn) (*quorumState, error) {
+	cl, err := conn.client()
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	t.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	return judgeQuorum(resp)
+}
+
+// judgeQuorum turns a DescribeQuorum response into the quorum's state.
+func judgeQuorum(resp *kmsg.DescribeQuorumResponse) (*quorumState, error) {
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		if resp.ErrorMessage != nil {
+			return nil, fmt.Errorf("%w: %s", err, *resp.ErrorMessage)
+		}
+		return nil, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return nil, errors.New("DescribeQuorum: no metadata partition in the response")
+	}
+	p := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+		return nil, err
+	}
+	q := &quorumState{Leader: p.LeaderID, Term: p.LeaderEpoch}
+	add := func(role string, rs []kmsg.DescribeQuorumResponseTopicPartitionReplicaState) {
+		for _, r := range rs {
+			m := quorumMember{Broker: r.ReplicaID, Role: role, State: "up", Index: r.LogEndOffset}
+			if r.LogEndOffset < 0 {
+				m.State = "down"
+				q.Down++
+			}
+			q.Members = append(q.Members, m)
+		}
+	}
+	add("voter", p.CurrentVoters)
+	add("learner", p.Observers)
+	return q, nil
 }
 
 // brokerState is one broker: alive (in Metadata) or only named by replica
@@ -227,6 +310,25 @@ func printStatus(w io.Writer, st clusterState) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if q := st.Quorum; q != nil {
+		fmt.Fprintf(w, "\ncoordination quorum: %d members, %d down, leader on broker %s, term %d\n",
+			len(q.Members), q.Down, brokerOrNone(q.Leader), q.Term)
+		tw = newTable(w)
+		fmt.Fprintln(tw, "MEMBER-BROKER\tROLE\tSTATE\tLEADER\tRAFT-INDEX")
+		for _, m := range q.Members {
+			leader, index := "", "-"
+			if m.Broker >= 0 && m.Broker == q.Leader {
+				leader = "*"
+			}
+			if m.Index >= 0 {
+				index = strconv.FormatInt(m.Index, 10)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", brokerOrNone(m.Broker), m.Role, m.State, dash(leader), index)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "\n%d partitions: %d offline, %d under min ISR, %d under-replicated\n",
 		st.Partitions, st.Offline, st.UnderMinISR, st.UnderReplica)
 	if len(st.Attention) == 0 {
@@ -252,4 +354,12 @@ func ids(v []int32) string {
 		s[i] = strconv.Itoa(int(id))
 	}
 	return dash(strings.Join(s, ","))
+}
+
+// brokerOrNone formats a broker id, "none" for -1.
+func brokerOrNone(id int32) string {
+	if id < 0 {
+		return "none"
+	}
+	return strconv.Itoa(int(id))
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestJudgeStatus(t *testing.T) {
@@ -58,5 +61,48 @@ func TestJudgeStatus(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+func TestJudgeQuorum(t *testing.T) {
+	resp := kmsg.NewPtrDescribeQuorumResponse()
+	tp := kmsg.NewDescribeQuorumResponseTopic()
+	tp.Topic = "__cluster_metadata"
+	p := kmsg.NewDescribeQuorumResponseTopicPartition()
+	p.LeaderID, p.LeaderEpoch = 2, 7
+	for _, v := range []struct {
+		id  int32
+		end int64
+	}{{0, 120}, {2, 121}, {-1, -1}} {
+		rs := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+		rs.ReplicaID, rs.LogEndOffset = v.id, v.end
+		p.CurrentVoters = append(p.CurrentVoters, rs)
+	}
+	learner := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
+	learner.ReplicaID, learner.LogEndOffset = 4, 30
+	p.Observers = append(p.Observers, learner)
+	tp.Partitions = append(tp.Partitions, p)
+	resp.Topics = append(resp.Topics, tp)
+
+	q, err := judgeQuorum(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Leader != 2 || q.Term != 7 || q.Down != 1 || len(q.Members) != 4 || q.Members[2].State != "down" || q.Members[3].Role != "learner" {
+		t.Fatalf("quorum %+v", q)
+	}
+	var out strings.Builder
+	if err := printStatus(&out, clusterState{Controller: 0, Quorum: q}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"coordination quorum: 4 members, 1 down, leader on broker 2, term 7", "none           voter    down", "2              voter    up     *"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	resp.ErrorCode = kerr.UnknownServerError.Code
+	if _, err := judgeQuorum(resp); !errors.Is(err, kerr.UnknownServerError) {
+		t.Errorf("error response: %v", err)
 	}
 }

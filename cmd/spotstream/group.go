@@ -91,14 +91,15 @@ func defaultAdminConn() adminConn {
 
 // register defines the connection flags on fs.
 func (c *adminConn) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.brokers, "brokers", c.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&c.brokers, "bootstrap-server", c.brokers, "comma-separated seed brokers, host:port")
+	fs.StringVar(&c.brokers, "brokers", c.brokers, "alias of --bootstrap-server")
 	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up when the cluster has not answered within this long")
 }
 
 // validate checks the connection flags.
 func (c *adminConn) validate() error {
 	if len(splitBrokers(c.brokers)) == 0 {
-		return errors.New("--brokers: no broker given")
+		return errors.New("--bootstrap-server: no broker given")
 	}
 	if c.timeout <= 0 {
 		return errors.New("--timeout: must be positive")
@@ -110,12 +111,22 @@ func (c *adminConn) validate() error {
 // --timeout: franz-go retries an unreachable cluster for as long as the
 // context lets it, so without a bound a wrong --brokers would hang.
 func (c *adminConn) connect(ctx context.Context) (*kadm.Client, context.Context, context.CancelFunc, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitBrokers(c.brokers)...), kgo.ClientID(groupClientID))
+	cl, err := c.client()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("new client: %w", err)
+		return nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
+}
+
+// client returns a Kafka client for requests kadm does not wrap. The
+// caller closes it.
+func (c *adminConn) client() (*kgo.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(splitBrokers(c.brokers)...), kgo.ClientID(groupClientID))
+	if err != nil {
+		return nil, fmt.Errorf("new client: %w", err)
+	}
+	return cl, nil
 }
 
 // adminOptions are the parsed flags of an admin subcommand.

@@ -56,7 +56,7 @@ func TestParseResetOptions(t *testing.T) {
 		{args: "g --topic :1 --to-earliest", wantErr: "empty topic"},
 		{args: "g --topic t: --to-earliest", wantErr: "no partition after ':'"},
 		{args: "g --topic t:-1 --to-earliest", wantErr: `partition "-1"`},
-		{args: "g --topic t --to-earliest --brokers ,", wantErr: "--brokers"},
+		{args: "g --topic t --to-earliest --brokers ,", wantErr: "--bootstrap-server"},
 		{args: "g --topic t --to-earliest --dry-run", wantErr: "not defined"},
 	} {
 		o, err := parseResetOptions(strings.Fields(tc.args), io.Discard)

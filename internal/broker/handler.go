@@ -54,6 +54,7 @@ func init() {
 		{45, 0, 1, (*Broker).handleAlterPartitionReassignments},
 		{46, 0, 0, (*Broker).handleListPartitionReassignments},
 		{47, 0, 0, (*Broker).handleOffsetDelete},
+		{55, 0, 2, (*Broker).handleDescribeQuorum},
 		{60, 0, 1, (*Broker).handleDescribeCluster},
 	}
 	apiByKey = make(map[int16]*api, len(apis))

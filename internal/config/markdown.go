@@ -243,7 +243,7 @@ leaves a quorum), and a fourth that is only a client of it:
     done
     spotstream serve --override listeners=PLAINTEXT://127.0.0.1:9095 --override log.dirs=/tmp/b3 \
         --override coordinator.endpoints=http://127.0.0.1:2079,http://127.0.0.1:2179,http://127.0.0.1:2279 &
-    spotstream cluster status --brokers 127.0.0.1:9092
+    spotstream cluster status --bootstrap-server 127.0.0.1:9092
 
 Start the four in any order: the members wait for one another to form a
 quorum and the fourth waits for that quorum, each logging that it waits. The
