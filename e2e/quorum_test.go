@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -67,13 +68,15 @@ func TestQuorumFollowsTheFleet(t *testing.T) {
 
 // quorumJSON is the quorum part of `spotstream cluster status --json`.
 type quorumJSON struct {
-	Leader  int32 `json:"leader"`
-	Down    int   `json:"down"`
-	Members []struct {
-		Broker int32  `json:"broker"`
-		Role   string `json:"role"`
-		State  string `json:"state"`
-	} `json:"members"`
+	Leader  int32              `json:"leader"`
+	Down    int                `json:"down"`
+	Members []quorumMemberJSON `json:"members"`
+}
+
+type quorumMemberJSON struct {
+	Broker int32  `json:"broker"`
+	Role   string `json:"role"`
+	State  string `json:"state"`
 }
 
 // quorumStatus runs `spotstream cluster status --json` against addr and
@@ -220,4 +223,44 @@ func intersect(a, b []uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// TestQuorumMovesToOnDemand starts the three members on spot brokers and
+// then adds an on-demand broker that can host a member: the controller
+// moves a member there (a learner added and promoted, then a spot member
+// removed), and the broker whose member was removed goes on serving as a
+// client of the quorum.
+func TestQuorumMovesToOnDemand(t *testing.T) {
+	c := startQuorumCluster(t, 3, "broker.capacity=spot", "broker.session.timeout.ms=6000", "broker.heartbeat.interval.ms=1000")
+	addr := c.brokers[0].Addr()
+	c.waitBrokers(addr, 0, 1, 2)
+	ports := freePorts(t, 2)
+	c.add("broker.id=3", "broker.capacity=on-demand",
+		fmt.Sprintf("coordinator.listen.peer.urls=http://127.0.0.1:%d", ports[0]),
+		fmt.Sprintf("coordinator.listen.client.urls=http://127.0.0.1:%d", ports[1]))
+	c.waitBrokers(addr, 0, 1, 2, 3)
+
+	var q quorumJSON
+	waitFor(t, 60*time.Second, "a voter on the on-demand broker, and three voters in all", func() bool {
+		q = quorumStatus(t, addr)
+		var hosts []int32
+		for _, m := range q.Members {
+			if m.Role == "voter" && m.State == "up" {
+				hosts = append(hosts, m.Broker)
+			}
+		}
+		return len(q.Members) == 3 && len(hosts) == 3 && slices.Contains(hosts, 3)
+	})
+	// The spot broker that lost its member still serves.
+	c.waitBrokers(addr, 0, 1, 2, 3)
+	var moved int
+	for i := range 3 {
+		if !slices.ContainsFunc(q.Members, func(m quorumMemberJSON) bool { return m.Broker == int32(i) }) {
+			moved = i
+		}
+	}
+	waitFor(t, 30*time.Second, "the removed member's broker to go on as a client", func() bool {
+		return strings.Contains(c.brokers[moved].Output(), "removed from the quorum")
+	})
+	createTopic(t, c.brokers[moved].Addr(), topicName(t), 3, nil)
 }
