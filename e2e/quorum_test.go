@@ -39,8 +39,10 @@ func TestQuorumFollowsTheFleet(t *testing.T) {
 		// A replacement instance comes up once the old one is gone.
 		c.waitBrokers(addr, without(int32(victim), 0, 1, 2, 3)...)
 		c.brokers[victim] = c.brokers[victim].onFreshDisk()
+		replaced := time.Now()
 		c.waitBrokers(addr, 0, 1, 2, 3)
 		after := waitQuorum(t, etcd, 3)
+		t.Logf("three healthy voters %v after the replacement broker served", time.Since(replaced).Round(100*time.Millisecond))
 		if len(intersect(before, after)) != 2 {
 			t.Logf("replacement's output:\n%s", c.brokers[victim].Output())
 			t.Fatalf("members before %v, after %v: want the dead broker's member replaced by a new one", before, after)

@@ -32,12 +32,18 @@
 //	brokers/<id>              {"id":1,"host":"10.0.0.7","port":9092,
 //	                           "rack":"us-east-1a","capacity":"spot",
 //	                           "state":"running","directories":["<22 chars>"],
+//	                           "quorum":{"peerURLs":["http://10.0.0.7:2380"],
+//	                           "clientURLs":["http://10.0.0.7:2379"],
+//	                           "member":"8e9e05c52164694d"},
 //	                           "incarnation":"<22 chars>","epoch":812}
 //	    A live broker, bound to the broker's lease (TTL from
 //	    broker.session.timeout.ms): a broker that dies disappears on its own.
 //	    state is "starting", "running" or "draining". directories are the
 //	    directory ids of its log directories (directory.id in their
-//	    meta.properties). incarnation is random per process. epoch grows
+//	    meta.properties). quorum, present when the broker can run a member
+//	    of the embedded etcd cluster, says where that member serves and
+//	    which member (hex id) it runs ("" for none; package quorum
+//	    updates it). incarnation is random per process. epoch grows
 //	    with every registration of the id (it is the store revision observed
 //	    just before registering, plus one), so it tells a restarted broker
 //	    from its predecessor, like Kafka's broker epoch.
@@ -60,12 +66,22 @@
 //	    contain '/'.
 //
 //	partitions/<topic>/<n>    {"replicas":[1,2,3],"leader":1,"leaderEpoch":4,
-//	                           "isr":[1,2],"partitionEpoch":9,
+//	                           "isr":[1,2],"partitionEpoch":9,"elr":[3],
+//	                           "dirs":{"1":"<22 chars>","2":"<22 chars>"},
 //	                           "adding":[4],"removing":[3]}
 //	    The state of partition n, 0 <= n < partitions. leader is -1 when the
-//	    partition has none. adding and removing describe an ongoing
-//	    reassignment and are omitted when empty. partitionEpoch grows with
-//	    every change ([Store.UpdatePartition] bumps it).
+//	    partition has none. elr are the eligible leader replicas, and dirs
+//	    the directory of the copy each ISR and ELR member stands for (see
+//	    isr.go for their rules); both are omitted when empty. adding and
+//	    removing describe an ongoing reassignment and are omitted when
+//	    empty. partitionEpoch grows with every change
+//	    ([Store.UpdatePartition] bumps it).
+//
+//	quorum/joins/<id>         {"member":"8e9e05c52164694d","name":"broker-4-8e9e…",
+//	                           "initialCluster":"m1=http://…,broker-4-8e9e…=http://…"}
+//	    The controller's request to broker id to start the etcd member it
+//	    added for it as a learner ([Store.PutQuorumJoin]); deleted once the
+//	    member is promoted or removed. Snapshots ignore these keys.
 //
 //	producer-ids              {"next":4000}
 //	    The first producer id not yet handed out; brokers take blocks with
