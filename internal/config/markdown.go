@@ -254,11 +254,27 @@ a dead broker of its ` + "`broker.rack`" + `, else a new one (1001, 1002, ...), 
 keeps it in ` + "`meta.properties`" + `. A broker whose ` + "`broker.id`" + ` a live broker
 already holds on other log directories exits at once, naming that broker.
 
+A fifth broker that can host a member when the quorum needs one (a
+standby): it names the cluster with ` + "`coordinator.endpoints`" + ` and gives its own
+peer and client URLs. When a member's broker has been gone for
+` + "`coordinator.quorum.replace.grace.ms`" + ` (a minute), the controller removes
+that member and adds one on a standby (on-demand capacity and a free zone
+first); it also moves members off spot brokers when an on-demand standby
+exists. A member broker that comes back on an empty disk with its original
+flags joins as a standby too.
+
+    spotstream serve --override listeners=PLAINTEXT://127.0.0.1:9096 --override log.dirs=/tmp/b4 \
+        --override coordinator.endpoints=http://127.0.0.1:2079,http://127.0.0.1:2179,http://127.0.0.1:2279 \
+        --override coordinator.listen.peer.urls=http://127.0.0.1:2680 \
+        --override coordinator.listen.client.urls=http://127.0.0.1:2679 &
+
 In production, run etcd on three on-demand machines, one per zone, and set
 ` + "`coordinator.endpoints`" + ` on every broker; or embed a member in three brokers (one
 per zone) as above, with ` + "`coordinator.listen.peer.urls`" + ` and client URLs on
-addresses the other machines reach. Several clusters can share one etcd if
-each has its own ` + "`coordinator.namespace`" + `.
+addresses the other machines reach, and make the other brokers standbys, so
+that the quorum follows the fleet as instances are reclaimed and replaced.
+Several clusters can share one etcd if each has its own
+` + "`coordinator.namespace`" + `.
 
 `
 
