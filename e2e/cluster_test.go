@@ -78,9 +78,6 @@ func (c *testCluster) bootstrap() []string {
 // and files but answers nothing, like a machine that froze.
 func (c *testCluster) pause(i int) { c.brokers[i].signal(syscall.SIGSTOP) }
 
-// resume continues a paused broker.
-func (c *testCluster) resume(i int) { c.brokers[i].signal(syscall.SIGCONT) }
-
 // metadata returns the cluster's metadata as a client sees it, from any
 // live broker.
 func (c *testCluster) metadata(addr string) kadm.Metadata {

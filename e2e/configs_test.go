@@ -227,6 +227,7 @@ func TestSaramaAlterConfigs(t *testing.T) {
 	}
 	defer admin.Close()
 	describe := func() map[string]string {
+		//lint:ignore SA1019 the single-resource call is what sarama users still make
 		entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
 		if err != nil {
 			t.Fatal(err)

@@ -142,7 +142,7 @@ func parseResetOptions(args []string, stderr io.Writer) (resetOptions, error) {
 	}
 	switch {
 	case len(groups) == 0:
-		return o, errors.New("no group given: spotstream group reset-offsets GROUP ...")
+		return o, errors.New("no group given: spotstream group reset-offsets GROUP [flags]")
 	case len(groups) > 1:
 		return o, fmt.Errorf("one group at a time: got %q", groups)
 	case groups[0] == "":

@@ -82,9 +82,9 @@ func TestCacheFollowsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev := must(t)(sess.SetState(ctx, cluster.StateRunning))
+	must(t)(sess.SetState(ctx, cluster.StateRunning))
 	must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "a", Partitions: partitions(2)}))
-	rev = must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "b", Configs: map[string]string{"x": "1"}, Partitions: partitions(1)}))
+	rev := must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "b", Configs: map[string]string{"x": "1"}, Partitions: partitions(1)}))
 	snap := wait(t, c, rev)
 	want := fmt.Sprintf(`cluster %q brokers 1:running:9092 | a map[] [1 2 3]/1/[1 2 3] [2 3 1]/2/[2 3 1] | b map[x:1] [1 2 3]/1/[1 2 3]`, id)
 	if got := describe(snap); got != want {
@@ -237,7 +237,7 @@ func TestCacheSurvivesMemberRestart(t *testing.T) {
 	wait(t, c, must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "before", Partitions: partitions(1)})))
 
 	member.Close()
-	member = newMember(t, dir)
+	newMember(t, dir)
 	rev := must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "after", Partitions: partitions(1)}))
 	if snap := wait(t, c, rev); snap.Topic("before") == nil || snap.Topic("after") == nil {
 		t.Fatalf("after restart: %s", describe(snap))

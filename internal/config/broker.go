@@ -305,8 +305,8 @@ func (r *resolver) resolveRest(b *Broker) {
 // FlushInterval is how often, with log.flush.on.ack=false, unsynced data
 // is forced to disk by time: log.flush.interval.ms, else
 // log.flush.scheduler.interval.ms. With Kafka's defaults it is the largest
-// Duration, that is never. A topic's own flush.ms is TopicConfig.FlushMs.
-func (b *Broker) FlushInterval() time.Duration { return b.LogDefaults.FlushMs }
+// Duration, that is never. A topic's own flush.ms is TopicConfig.FlushInterval.
+func (b *Broker) FlushInterval() time.Duration { return b.LogDefaults.FlushInterval }
 
 // resolver holds the parsed values while NewBroker derives the Broker.
 type resolver struct {

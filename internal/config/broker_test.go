@@ -100,20 +100,20 @@ func TestZeroConfigBroker(t *testing.T) {
 	}
 
 	wantTopic := TopicConfig{
-		CleanupPolicy:               []string{"delete"},
-		CompressionType:             "producer",
-		FlushMessages:               math.MaxInt64,
-		FlushMs:                     math.MaxInt64,
-		IndexIntervalBytes:          4096,
-		MaxMessageBytes:             1048588,
-		MessageTimestampAfterMaxMs:  time.Hour,
-		MessageTimestampBeforeMaxMs: math.MaxInt64,
-		MinInsyncReplicas:           1,
-		Preallocate:                 true,
-		RetentionBytes:              -1,
-		RetentionMs:                 168 * time.Hour,
-		SegmentBytes:                1 << 30,
-		SegmentMs:                   168 * time.Hour,
+		CleanupPolicy:             []string{"delete"},
+		CompressionType:           "producer",
+		FlushMessages:             math.MaxInt64,
+		FlushInterval:             math.MaxInt64,
+		IndexIntervalBytes:        4096,
+		MaxMessageBytes:           1048588,
+		MessageTimestampAfterMax:  time.Hour,
+		MessageTimestampBeforeMax: math.MaxInt64,
+		MinInsyncReplicas:         1,
+		Preallocate:               true,
+		RetentionBytes:            -1,
+		Retention:                 168 * time.Hour,
+		SegmentBytes:              1 << 30,
+		SegmentAge:                168 * time.Hour,
 	}
 	if !topicEqual(b.LogDefaults, wantTopic) {
 		t.Errorf("LogDefaults = %+v\nwant %+v", b.LogDefaults, wantTopic)
@@ -297,9 +297,9 @@ func TestSynonymPrecedence(t *testing.T) {
 		if b.FlushInterval() != tt.flush {
 			t.Errorf("%v: FlushInterval %v", tt.props, b.FlushInterval())
 		}
-		if d.RetentionMs != tt.retention || d.SegmentMs != tt.roll || d.FlushMs != tt.flush || b.FlushSchedulerInterval != tt.flushInterval {
+		if d.Retention != tt.retention || d.SegmentAge != tt.roll || d.FlushInterval != tt.flush || b.FlushSchedulerInterval != tt.flushInterval {
 			t.Errorf("%v: retention %v roll %v flush %v interval %v; want %v %v %v %v", tt.props,
-				d.RetentionMs, d.SegmentMs, d.FlushMs, b.FlushSchedulerInterval, tt.retention, tt.roll, tt.flush, tt.flushInterval)
+				d.Retention, d.SegmentAge, d.FlushInterval, b.FlushSchedulerInterval, tt.retention, tt.roll, tt.flush, tt.flushInterval)
 		}
 	}
 }

@@ -19,16 +19,16 @@ type TopicConfig struct {
 	CompressionType string
 	// FlushMessages forces a sync after this many unsynced records.
 	FlushMessages int64
-	// FlushMs forces a sync when the oldest unsynced record is this old.
-	FlushMs time.Duration
+	// FlushInterval forces a sync when the oldest unsynced record is this old.
+	FlushInterval time.Duration
 	// IndexIntervalBytes is the spacing of sparse index entries.
 	IndexIntervalBytes int
 	// MaxMessageBytes is the largest batch accepted.
 	MaxMessageBytes int32
-	// MessageTimestampAfterMaxMs and MessageTimestampBeforeMaxMs bound how
+	// MessageTimestampAfterMax and MessageTimestampBeforeMax bound how
 	// far a CreateTime timestamp may be ahead of or behind the broker clock.
-	MessageTimestampAfterMaxMs  time.Duration
-	MessageTimestampBeforeMaxMs time.Duration
+	MessageTimestampAfterMax  time.Duration
+	MessageTimestampBeforeMax time.Duration
 	// LogAppendTime is message.timestamp.type=LogAppendTime: the broker
 	// stamps batches with its clock. False is CreateTime.
 	LogAppendTime bool
@@ -38,13 +38,13 @@ type TopicConfig struct {
 	Preallocate bool
 	// RetentionBytes is the size limit of a partition; -1 for none.
 	RetentionBytes int64
-	// RetentionMs is the age limit of closed segments; negative (-1 ms)
+	// Retention is the age limit of closed segments; negative (-1 ms)
 	// for none.
-	RetentionMs time.Duration
+	Retention time.Duration
 	// SegmentBytes is the size at which the active segment rolls.
 	SegmentBytes int64
-	// SegmentMs is the age at which the active segment rolls.
-	SegmentMs time.Duration
+	// SegmentAge is the age at which the active segment rolls.
+	SegmentAge time.Duration
 	// UncleanLeaderElection lets an out-of-sync replica become leader.
 	UncleanLeaderElection bool
 }
@@ -60,18 +60,18 @@ var topicFields = map[string]func(t *TopicConfig) any{
 	"cleanup.policy":                  func(t *TopicConfig) any { return &t.CleanupPolicy },
 	"compression.type":                func(t *TopicConfig) any { return &t.CompressionType },
 	"flush.messages":                  func(t *TopicConfig) any { return &t.FlushMessages },
-	"flush.ms":                        func(t *TopicConfig) any { return &t.FlushMs },
+	"flush.ms":                        func(t *TopicConfig) any { return &t.FlushInterval },
 	"index.interval.bytes":            func(t *TopicConfig) any { return &t.IndexIntervalBytes },
 	"max.message.bytes":               func(t *TopicConfig) any { return &t.MaxMessageBytes },
-	"message.timestamp.after.max.ms":  func(t *TopicConfig) any { return &t.MessageTimestampAfterMaxMs },
-	"message.timestamp.before.max.ms": func(t *TopicConfig) any { return &t.MessageTimestampBeforeMaxMs },
+	"message.timestamp.after.max.ms":  func(t *TopicConfig) any { return &t.MessageTimestampAfterMax },
+	"message.timestamp.before.max.ms": func(t *TopicConfig) any { return &t.MessageTimestampBeforeMax },
 	"message.timestamp.type":          func(t *TopicConfig) any { return (*timestampType)(&t.LogAppendTime) },
 	"min.insync.replicas":             func(t *TopicConfig) any { return &t.MinInsyncReplicas },
 	"preallocate":                     func(t *TopicConfig) any { return &t.Preallocate },
 	"retention.bytes":                 func(t *TopicConfig) any { return &t.RetentionBytes },
-	"retention.ms":                    func(t *TopicConfig) any { return &t.RetentionMs },
+	"retention.ms":                    func(t *TopicConfig) any { return &t.Retention },
 	"segment.bytes":                   func(t *TopicConfig) any { return &t.SegmentBytes },
-	"segment.ms":                      func(t *TopicConfig) any { return &t.SegmentMs },
+	"segment.ms":                      func(t *TopicConfig) any { return &t.SegmentAge },
 	"unclean.leader.election.enable":  func(t *TopicConfig) any { return &t.UncleanLeaderElection },
 }
 

@@ -88,11 +88,11 @@ func TestTopicEffectiveConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.RetentionMs != time.Minute || cfg.SegmentBytes != 65536 || cfg.MinInsyncReplicas != 2 || cfg.Preallocate ||
+	if cfg.Retention != time.Minute || cfg.SegmentBytes != 65536 || cfg.MinInsyncReplicas != 2 || cfg.Preallocate ||
 		cfg.FlushMessages != 1000 || !cfg.Delete() || !cfg.Compact() || cfg.LogAppendTime {
 		t.Errorf("topic config %+v", cfg)
 	}
-	if d := b.LogDefaults; d.RetentionMs != 24*time.Hour || d.Delete() || !d.Compact() || !d.Preallocate {
+	if d := b.LogDefaults; d.Retention != 24*time.Hour || d.Delete() || !d.Compact() || !d.Preallocate {
 		t.Errorf("defaults %+v", d)
 	}
 	// Topic must not alias the broker's defaults.

@@ -22,10 +22,10 @@ type Config struct {
 	// because index positions are 32 bits. Default DefaultSegmentBytes.
 	SegmentBytes int64
 
-	// SegmentMs is log.roll.ms: a new segment is rolled when the active
+	// SegmentAge is log.roll.ms: a new segment is rolled when the active
 	// segment's first batch was appended longer ago than this, by the
 	// broker's clock. Zero means never.
-	SegmentMs time.Duration
+	SegmentAge time.Duration
 
 	// IndexIntervalBytes is index.interval.bytes: the number of log bytes
 	// between offset index entries, trading index size for the length of
@@ -51,8 +51,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.SegmentBytes < 0 || c.SegmentBytes > math.MaxInt32:
 		return c, fmt.Errorf("log: segment bytes %d outside [1, %d]", c.SegmentBytes, math.MaxInt32)
-	case c.SegmentMs < 0:
-		return c, fmt.Errorf("log: negative segment roll time %v", c.SegmentMs)
+	case c.SegmentAge < 0:
+		return c, fmt.Errorf("log: negative segment roll time %v", c.SegmentAge)
 	case c.IndexIntervalBytes < 0:
 		return c, fmt.Errorf("log: negative index interval %d", c.IndexIntervalBytes)
 	}

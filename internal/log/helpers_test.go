@@ -3,8 +3,6 @@ package log
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -184,5 +182,3 @@ func segmentBases(tb testing.TB, dir string) []int64 {
 	}
 	return bases
 }
-
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }

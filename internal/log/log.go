@@ -213,7 +213,7 @@ func (l *Log) shouldRoll(s *segment, h *record.Header) bool {
 		return true
 	case h.LastOffset()-s.base > maxRelativeOffset:
 		return true
-	case l.cfg.SegmentMs > 0 && l.cfg.Now().Sub(s.rollAt) >= l.cfg.SegmentMs:
+	case l.cfg.SegmentAge > 0 && l.cfg.Now().Sub(s.rollAt) >= l.cfg.SegmentAge:
 		return true
 	}
 	return false

@@ -104,7 +104,7 @@ func TestRollByTime(t *testing.T) {
 	clock := newFakeClock()
 	cfg := testConfig()
 	cfg.SegmentBytes = 1 << 20
-	cfg.SegmentMs = time.Hour
+	cfg.SegmentAge = time.Hour
 	cfg.Now = clock.Now
 	l := mustOpen(t, dir, cfg)
 
@@ -113,7 +113,7 @@ func TestRollByTime(t *testing.T) {
 	clock.Advance(59 * time.Minute)
 	appendBatches(t, l, 1, 1, 10)
 	if got := segmentBases(t, dir); !slices.Equal(got, []int64{0}) {
-		t.Fatalf("rolled before SegmentMs: %v", got)
+		t.Fatalf("rolled before SegmentAge: %v", got)
 	}
 	clock.Advance(time.Minute)
 	appendBatches(t, l, 1, 1, 10)
@@ -402,7 +402,7 @@ func TestConfigValidation(t *testing.T) {
 	for _, cfg := range []Config{
 		{SegmentBytes: -1},
 		{SegmentBytes: 1 << 31},
-		{SegmentMs: -time.Second},
+		{SegmentAge: -time.Second},
 		{IndexIntervalBytes: -1},
 	} {
 		if _, err := Open(t.TempDir(), cfg); err == nil {

@@ -101,13 +101,11 @@ func TestOffsetForTimestamp(t *testing.T) {
 	}
 	// 60 batches of 3 records (timestamps ts, ts+1, ts+2) spread over
 	// several segments, with timestamps that go back once.
-	var tss []int64
 	for i := range 60 {
 		ts := int64(1000 + 10*i)
 		if i == 30 {
 			ts = 1005 // a late record
 		}
-		tss = append(tss, ts)
 		if _, err := l.Append(makeBatch(t, 3, 30, ts)); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,6 +101,11 @@ func (m *Manager) Run(ctx context.Context) {
 
 // step reads the membership, plans and carries out one change.
 func (m *Manager) step(ctx context.Context, now time.Time) error {
+	snap := m.cfg.Snapshots()
+	if !embeddedQuorum(snap) {
+		// An external etcd: its members are its operators' business.
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	client := m.cfg.Store.Client()
@@ -107,7 +113,6 @@ func (m *Manager) step(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("listing etcd members: %w", err)
 	}
-	snap := m.cfg.Snapshots()
 	members, brokers := m.view(list.Members, snap, now)
 	a := Plan(members, brokers, m.cfg.Voters, m.cfg.Grace, now)
 	switch a.Kind {
@@ -199,7 +204,7 @@ func (m *Manager) view(list []*etcdserverpb.Member, snap *cluster.Snapshot, now 
 		}
 		brokers = append(brokers, pb)
 	}
-	slices.SortFunc(brokers, func(a, b Broker) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(brokers, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
 	members := make([]Member, 0, len(list))
 	seen := map[uint64]bool{}
 	for _, em := range list {
@@ -222,6 +227,17 @@ func (m *Manager) view(list []*etcdserverpb.Member, snap *cluster.Snapshot, now 
 		}
 	}
 	return members, brokers
+}
+
+// embeddedQuorum reports whether any live broker can run a member, that is
+// whether the quorum is the brokers' own.
+func embeddedQuorum(snap *cluster.Snapshot) bool {
+	for _, b := range snap.Brokers {
+		if b.Quorum != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // reachable reports whether peer URLs are TCP ones other machines can

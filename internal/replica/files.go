@@ -71,7 +71,7 @@ func encodeTopicID(id [16]byte) string { return base64.RawURLEncoding.EncodeToSt
 func logConfig(tc config.TopicConfig, logger *slog.Logger) log.Config {
 	return log.Config{
 		SegmentBytes:       tc.SegmentBytes,
-		SegmentMs:          tc.SegmentMs,
+		SegmentAge:         tc.SegmentAge,
 		IndexIntervalBytes: tc.IndexIntervalBytes,
 		Preallocate:        tc.Preallocate,
 		Logger:             logger,
