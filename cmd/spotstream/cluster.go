@@ -44,7 +44,7 @@ attention:
   under-replicated fewer in-sync replicas than replicas
 A broker that replicas are assigned to but that is not alive is listed as
 "offline". The exit status is 0 even when partitions need attention; use
---json for scripts.
+--output json for scripts.
 
 Flags (-flag and --flag both work):
 `
@@ -86,7 +86,7 @@ func parseStatusOptions(args []string, stderr io.Writer) (statusOptions, error) 
 	o := statusOptions{conn: defaultAdminConn()}
 	fs := newAdminFlagSet("cluster status", statusSynopsis, stderr)
 	o.conn.register(fs)
-	fs.BoolVar(&o.json, "json", false, "print the status as one JSON object")
+	registerOutput(fs, &o.json, "json prints the status as one JSON object")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}

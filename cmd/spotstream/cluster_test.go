@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,5 +105,29 @@ func TestJudgeQuorum(t *testing.T) {
 	resp.ErrorCode = kerr.UnknownServerError.Code
 	if _, err := judgeQuorum(resp); !errors.Is(err, kerr.UnknownServerError) {
 		t.Errorf("error response: %v", err)
+	}
+}
+
+func TestParseStatusOutput(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		json bool
+		err  string
+	}{
+		{"", false, ""},
+		{"--output json", true, ""},
+		{"--json", true, ""},
+		{"--json --output table", false, ""},
+		{"--output csv", false, "want table or json"},
+	} {
+		o, err := parseStatusOptions(strings.Fields(tc.args), io.Discard)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.args, err, tc.err)
+			}
+		case err != nil || o.json != tc.json:
+			t.Errorf("%q: json %v, error %v; want json %v", tc.args, o.json, err, tc.json)
+		}
 	}
 }

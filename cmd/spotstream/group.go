@@ -129,6 +129,23 @@ func (c *adminConn) client() (*kgo.Client, error) {
 	return cl, nil
 }
 
+// registerOutput adds --output table|json to fs, and --json as its
+// shorthand; *json reports the choice. what says what json prints.
+func registerOutput(fs *flag.FlagSet, json *bool, what string) {
+	fs.Func("output", "table (the default) or json: "+what, func(v string) error {
+		switch v {
+		case "table":
+			*json = false
+		case "json":
+			*json = true
+		default:
+			return fmt.Errorf("want table or json, not %q", v)
+		}
+		return nil
+	})
+	fs.BoolVar(json, "json", *json, "shorthand for --output json")
+}
+
 // adminOptions are the parsed flags of an admin subcommand.
 type adminOptions interface {
 	connection() adminConn
@@ -266,7 +283,7 @@ func parseListOptions(args []string, stderr io.Writer) (listOptions, error) {
 	o := listOptions{conn: defaultAdminConn()}
 	fs := newAdminFlagSet("group list", listSynopsis, stderr)
 	o.conn.register(fs)
-	fs.BoolVar(&o.json, "json", false, "print one JSON object per group instead of the table")
+	registerOutput(fs, &o.json, "json prints one JSON object per group")
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}

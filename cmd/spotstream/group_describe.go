@@ -33,7 +33,7 @@ and the total lag, the sum of the known lags. With --members, one line per
 member instead: MEMBER-ID INSTANCE-ID CLIENT-ID HOST ASSIGNMENT, the
 assignment as "topic:0,1,2" per topic.
 
---json prints one JSON object per group instead: group, state,
+--output json prints one JSON object per group instead: group, state,
 protocol_type, protocol, coordinator {node_id, host, port}, members
 [{member_id, instance_id, client_id, host, assignment {topic: [partitions]}}],
 partitions [{topic, partition, current_offset, log_start_offset,
@@ -43,7 +43,7 @@ offsets and lags that are unknown or absent are -1.
 Examples:
   spotstream group describe orders-app
   spotstream group describe orders-app billing --members
-  spotstream group describe orders-app --json
+  spotstream group describe orders-app --output json
 
 Flags (-flag and --flag both work):
 `
@@ -64,7 +64,7 @@ func parseDescribeOptions(args []string, stderr io.Writer) (describeOptions, err
 	fs := newAdminFlagSet("group describe", describeSynopsis, stderr)
 	o.conn.register(fs)
 	fs.BoolVar(&o.members, "members", false, "list the members and their assignments instead of the partitions")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object per group (members and partitions both) instead of tables")
+	registerOutput(fs, &o.json, "json prints one JSON object per group, members and partitions both")
 	groups, err := parseInterspersed(fs, args)
 	if err != nil {
 		return o, err
@@ -113,7 +113,7 @@ func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 // groupReport is what "group describe" prints of one group; its JSON form
-// is the --json output, so its field names are a stable interface.
+// is the --output json output, so its field names are a stable interface.
 type groupReport struct {
 	Group        string            `json:"group"`
 	State        string            `json:"state"`
