@@ -28,6 +28,7 @@ import (
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
 	"github.com/spotstream/spotstream/internal/controller"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 	"github.com/spotstream/spotstream/internal/groupcoord"
 	"github.com/spotstream/spotstream/internal/quorum"
 	"github.com/spotstream/spotstream/internal/replica"
@@ -376,9 +377,9 @@ func (b *Broker) logMemberStops(err error) {
 		"member", c.Name, "initial.cluster", c.InitialCluster, "err", err)
 }
 
-func (b *Broker) embeddedConfig() cluster.EmbeddedConfig {
+func (b *Broker) embeddedConfig() etcdmember.Config {
 	c := b.cfg.Coordinator
-	return cluster.EmbeddedConfig{
+	return etcdmember.Config{
 		Dir:                 c.Dir,
 		Name:                c.Name,
 		ListenClientURLs:    c.ListenClientURLs,

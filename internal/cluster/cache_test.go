@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spotstream/spotstream/internal/cluster"
-	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/cluster/clustertest"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 // wait waits until the cache reflects rev and returns the snapshot.
@@ -135,7 +137,7 @@ func TestCacheFollowsStore(t *testing.T) {
 // TestCacheLargeLoad loads more keys than one page holds, and applies a
 // transaction of many partitions as one snapshot.
 func TestCacheLargeLoad(t *testing.T) {
-	s := clustertest.Store(t, cluster.WithMaxTxnOps(cluster.EmbeddedMaxTxnOps))
+	s := clustertest.Store(t, cluster.WithMaxTxnOps(etcdmember.MaxTxnOps))
 	ctx := testCtx(t)
 	rev := must(t)(s.CreateTopic(ctx, cluster.TopicSpec{Name: "big", Partitions: partitions(2500)}))
 	c := runCache(t, s)
@@ -227,7 +229,7 @@ func startCacheAsync(t *testing.T, c *cluster.Cache) {
 // TestCacheSurvivesMemberRestart: the client reconnects to a restarted
 // member and the watch resumes. (Now and then the member's Close takes
 // etcd's 5s graceful-stop timeout, because the cache's watch stream is
-// still open: see Embedded.Close.)
+// still open: see etcdmember.Member.Close.)
 func TestCacheSurvivesMemberRestart(t *testing.T) {
 	dir := t.TempDir()
 	member := newMember(t, dir)

@@ -3,11 +3,9 @@
 // writes it. etcd plays the role ZooKeeper plays for Apache Kafka; the
 // consensus is etcd's, never ours.
 //
-// The package has four parts:
+// It is etcd's client side only: package etcdmember runs the embedded
+// members, and package quorum decides where they run. It has three parts:
 //
-//   - [StartEmbedded] runs an etcd member inside the broker process (the
-//     default: one member per single-node broker, or three brokers that each
-//     embed one member of a 3-member cluster).
 //   - [Store] is the client side: broker registration ([Store.Register] and
 //     [Session]), topic and partition state, the producer id allocator. It
 //     works the same against embedded members and an external etcd cluster.

@@ -61,7 +61,4 @@ var (
 
 	// ErrMalformed: a value in etcd that this version cannot decode.
 	ErrMalformed = errors.New("cluster: malformed value")
-
-	// ErrDirLocked: another process runs an etcd member on the directory.
-	ErrDirLocked = errors.New("cluster: etcd data directory in use")
 )

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/cluster/clustertest"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
@@ -21,9 +22,9 @@ func testCtx(t *testing.T) context.Context {
 
 // newMember starts a dedicated single member for tests that stop or break
 // it; the others share clustertest's.
-func newMember(t *testing.T, dir string) *cluster.Embedded {
+func newMember(t *testing.T, dir string) *etcdmember.Member {
 	t.Helper()
-	e, err := cluster.StartEmbedded(testCtx(t), cluster.EmbeddedConfig{Dir: dir, UnsafeNoFsync: true, Logger: clustertest.Logger})
+	e, err := etcdmember.Start(testCtx(t), etcdmember.Config{Dir: dir, UnsafeNoFsync: true, Logger: clustertest.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,13 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/spotstream/spotstream/internal/etcdlog"
 )
 
 // DefaultMaxTxnOps is the number of operations a transaction may hold on an
 // etcd cluster with default settings (etcd's --max-txn-ops). Embedded
-// members allow EmbeddedMaxTxnOps; pass WithMaxTxnOps to use more.
+// members (etcdmember.MaxTxnOps) allow more; pass WithMaxTxnOps to use more.
 const DefaultMaxTxnOps = 128
 
 // Store reads and writes the cluster state of one namespace. It is safe for
@@ -51,7 +53,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithMaxTxnOps sets the most operations one transaction may hold. It must
 // not exceed the server's --max-txn-ops (DefaultMaxTxnOps for a default
-// external etcd, EmbeddedMaxTxnOps for StartEmbedded members).
+// external etcd, etcdmember.MaxTxnOps for embedded members).
 func WithMaxTxnOps(n int) Option { return func(o *options) { o.maxTxnOps = n } }
 
 // membershipSyncInterval is how often a client started WithMembershipSync
@@ -79,7 +81,7 @@ func WithClientConfig(fn func(*clientv3.Config)) Option {
 // quorum; ctx bounds that wait, not the Store's lifetime.
 //
 // Endpoints are etcd client URLs: "http://10.0.0.1:2379",
-// "unix:///abs/path.sock", or what [Embedded.Endpoints] returns.
+// "unix:///abs/path.sock", or what an embedded member's Endpoints returns.
 func Connect(ctx context.Context, endpoints []string, namespace string, opts ...Option) (*Store, error) {
 	o := options{log: slog.Default(), maxTxnOps: DefaultMaxTxnOps, reservedMaxID: DefaultReservedBrokerMaxID}
 	for _, opt := range opts {
@@ -105,7 +107,7 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 		// watch ride on it.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
-		Logger:               newZapLogger(o.log.With("component", "etcd-client")),
+		Logger:               etcdlog.New(o.log.With("component", "etcd-client")),
 		DialOptions: []grpc.DialOption{
 			// gRPC's default reconnect backoff grows to 2 minutes; a broker
 			// that waited that long would lose its lease. etcd members are
@@ -132,7 +134,7 @@ func Connect(ctx context.Context, endpoints []string, namespace string, opts ...
 	// etcd answers once a quorum of its members is up, which may take a
 	// while when they start with this broker: wait as long as ctx allows,
 	// and say so.
-	stopLogging := logWhileWaiting(o.log, "waiting for etcd to answer; its members may not have formed a quorum yet", "endpoints", endpoints)
+	stopLogging := etcdlog.WhileWaiting(o.log, "waiting for etcd to answer; its members may not have formed a quorum yet", "endpoints", endpoints)
 	_, err = client.Get(ctx, keys.clusterID(), clientv3.WithCountOnly())
 	stopLogging()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 // joinFile records, in the member's data directory, how a member that
@@ -32,7 +33,7 @@ type HostConfig struct {
 	// Member is the member's configuration: Dir, URLs, and, for a member
 	// of a new cluster, InitialCluster. For a broker that only joins
 	// running clusters, InitialCluster is empty.
-	Member cluster.EmbeddedConfig
+	Member etcdmember.Config
 	// Standby: the broker runs no member of its own accord, only those the
 	// manager asks it to (coordinator.endpoints and peer URLs are both
 	// set).
@@ -53,7 +54,7 @@ type Host struct {
 	log *slog.Logger
 
 	mu     sync.Mutex
-	member *cluster.Embedded // guarded by mu; nil while none runs
+	member *etcdmember.Member // guarded by mu; nil while none runs
 }
 
 // NewHost returns a Host; Start starts its member, if any.
@@ -81,7 +82,7 @@ func NewHost(cfg HostConfig) *Host {
 func (h *Host) Start(ctx context.Context) ([]string, error) {
 	cfg := h.cfg.Member
 	rec, hasRec := h.readJoin()
-	hasData := cluster.HasData(cfg.Dir)
+	hasData := etcdmember.HasData(cfg.Dir)
 	switch {
 	case hasData && hasRec:
 		cfg.Name, cfg.InitialCluster, cfg.InitialClusterState = rec.Name, rec.InitialCluster, "existing"
@@ -92,7 +93,7 @@ func (h *Host) Start(ctx context.Context) ([]string, error) {
 	case !hasData && h.cfg.Standby:
 		return h.cfg.Endpoints, nil
 	}
-	e, err := cluster.StartEmbedded(ctx, cfg)
+	e, err := etcdmember.Start(ctx, cfg)
 	if err == nil {
 		h.started(e, cfg)
 		return union(e.Endpoints(), h.cfg.Endpoints), nil
@@ -101,7 +102,7 @@ func (h *Host) Start(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	// Ask the peers whether the cluster runs without this member.
-	remote, rerr := cluster.RemoteMembers(otherPeers(cfg.InitialCluster, cfg.Name, cfg.AdvertisePeerURLs), h.log)
+	remote, rerr := etcdmember.RemoteMembers(otherPeers(cfg.InitialCluster, cfg.Name, cfg.AdvertisePeerURLs), h.log)
 	if rerr != nil {
 		return nil, fmt.Errorf("%w (and no peer answered: %v)", err, rerr)
 	}
@@ -122,7 +123,7 @@ func (h *Host) Start(ctx context.Context) ([]string, error) {
 }
 
 // started adopts a member that started, and records how it did.
-func (h *Host) started(e *cluster.Embedded, cfg cluster.EmbeddedConfig) {
+func (h *Host) started(e *etcdmember.Member, cfg etcdmember.Config) {
 	h.mu.Lock()
 	h.member = e
 	h.mu.Unlock()
@@ -134,7 +135,7 @@ func (h *Host) started(e *cluster.Embedded, cfg cluster.EmbeddedConfig) {
 
 // listed reports whether the cluster lists this broker's member: by the id
 // recorded when it last started, else by name.
-func listed(remote []cluster.RemoteMember, rec cluster.QuorumJoin, name string) bool {
+func listed(remote []etcdmember.RemoteMember, rec cluster.QuorumJoin, name string) bool {
 	for _, m := range remote {
 		if rec.Member != "" && memberHex(m.ID) == rec.Member || rec.Member == "" && m.Name == name {
 			return true
@@ -228,7 +229,7 @@ func (h *Host) join(ctx context.Context, session *cluster.Session, j cluster.Quo
 	cfg.Name, cfg.InitialCluster, cfg.InitialClusterState = j.Name, j.InitialCluster, "existing"
 	h.log.Info("starting etcd member to join the quorum", "member", j.Member, "name", j.Name)
 	sctx, cancel := context.WithTimeout(ctx, joinTimeout)
-	e, err := cluster.StartEmbedded(sctx, cfg)
+	e, err := etcdmember.Start(sctx, cfg)
 	cancel()
 	if err != nil {
 		// The manager removes a learner that never starts, after its
@@ -289,7 +290,7 @@ func (h *Host) Close() {
 
 // clear deletes the member's data and its join record.
 func (h *Host) clear() error {
-	if err := cluster.ClearData(h.cfg.Member.Dir); err != nil {
+	if err := etcdmember.ClearData(h.cfg.Member.Dir); err != nil {
 		return err
 	}
 	if err := os.Remove(filepath.Join(h.cfg.Member.Dir, joinFile)); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -22,14 +22,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spotstream/spotstream/internal/cluster"
 	"go.etcd.io/etcd/server/v3/storage/wal"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 var (
 	once     sync.Once
-	member   *cluster.Embedded // the shared member, once started
-	dir      string            // its data directory
+	member   *etcdmember.Member // the shared member, once started
+	dir      string             // its data directory
 	startErr error
 
 	namespaces atomic.Int64 // makes namespaces unique
@@ -42,7 +44,7 @@ var Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level:
 // Etcd returns the client endpoints of the test binary's etcd member,
 // starting it on first use (tens of milliseconds). The member has no fsync
 // (a test member loses nothing that matters when the machine crashes) and
-// allows cluster.EmbeddedMaxTxnOps operations per transaction.
+// allows etcdmember.MaxTxnOps operations per transaction.
 func Etcd(t testing.TB) []string {
 	t.Helper()
 	once.Do(start)
@@ -59,7 +61,7 @@ func start() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	member, startErr = cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{
+	member, startErr = etcdmember.Start(ctx, etcdmember.Config{
 		Dir:           dir,
 		Name:          "clustertest",
 		UnsafeNoFsync: true,

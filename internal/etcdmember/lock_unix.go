@@ -1,6 +1,6 @@
 //go:build unix
 
-package cluster
+package etcdmember
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ func lockFile(path string) (*os.File, error) {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: %s is locked by another process", ErrDirLocked, path)
 		}
-		return nil, fmt.Errorf("cluster: locking %s: %w", path, err)
+		return nil, fmt.Errorf("etcdmember: locking %s: %w", path, err)
 	}
 	return f, nil
 }
@@ -37,7 +37,7 @@ func checkPrivateDir(dir string) error {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("cluster: %s must be a directory owned by uid %d with mode 0700", dir, os.Getuid())
+		return fmt.Errorf("etcdmember: %s must be a directory owned by uid %d with mode 0700", dir, os.Getuid())
 	}
 	return nil
 }

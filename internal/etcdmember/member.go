@@ -1,4 +1,9 @@
-package cluster
+// Package etcdmember runs an etcd member inside the broker process: the
+// coordination service of a cluster without an external etcd. It owns the
+// member's data directory (locked while it runs), its sockets, and the
+// member's start and stop; package quorum decides which brokers run one,
+// and package cluster is the client of whatever members run.
+package etcdmember
 
 import (
 	"cmp"
@@ -19,15 +24,17 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver"
+
+	"github.com/spotstream/spotstream/internal/etcdlog"
 )
 
 // Settings of embedded members.
 const (
-	// EmbeddedMaxTxnOps is the --max-txn-ops of embedded members: a topic
-	// of up to EmbeddedMaxTxnOps-1 partitions is created in one
-	// transaction. Pass WithMaxTxnOps(EmbeddedMaxTxnOps) to Connect when
+	// MaxTxnOps is the --max-txn-ops of embedded members: a topic
+	// of up to MaxTxnOps-1 partitions is created in one
+	// transaction. Pass WithMaxTxnOps(MaxTxnOps) to Connect when
 	// every member is embedded.
-	EmbeddedMaxTxnOps = 4096
+	MaxTxnOps = 4096
 
 	// embeddedCompactionRevisions is how many revisions an embedded member
 	// keeps (auto-compaction in revision mode): enough for a watcher that
@@ -47,10 +54,10 @@ const (
 	maxSocketPath = 103
 )
 
-// EmbeddedConfig configures an embedded etcd member.
-type EmbeddedConfig struct {
+// Config configures an embedded etcd member.
+type Config struct {
 	// Dir is the member's data directory (required). It is created if
-	// needed. One process at a time may use it: StartEmbedded locks it.
+	// needed. One process at a time may use it: Start locks it.
 	Dir string
 	// Name is the member name, unique in the etcd cluster; "spotstream" if
 	// empty.
@@ -110,8 +117,8 @@ type EmbeddedConfig struct {
 	Logger *slog.Logger
 }
 
-// Embedded is an etcd member running in this process.
-type Embedded struct {
+// Member is an etcd member running in this process.
+type Member struct {
 	etcd      *embed.Etcd
 	endpoints []string
 	lock      *os.File // flock on Dir, held until Close
@@ -119,12 +126,12 @@ type Embedded struct {
 	closeOnce sync.Once
 }
 
-// StartEmbedded starts an etcd member and returns once it serves clients:
+// Start starts an etcd member and returns once it serves clients:
 // it has joined a quorum, and its cluster has a leader. For a single
 // member that takes tens of milliseconds. Members of a new multi-member
 // cluster wait for each other, so start them concurrently; ctx bounds the
 // wait.
-func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
+func Start(ctx context.Context, cfg Config) (*Member, error) {
 	ec, tmpDir, err := cfg.etcdConfig()
 	if err != nil {
 		return nil, err
@@ -133,18 +140,18 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Embedded{lock: lock, tmpDir: tmpDir}
+	e := &Member{lock: lock, tmpDir: tmpDir}
 	for _, u := range ec.AdvertiseClientUrls {
 		e.endpoints = append(e.endpoints, u.String())
 	}
 	e.etcd, err = embed.StartEtcd(ec)
 	if err != nil {
 		e.release()
-		return nil, fmt.Errorf("cluster: starting etcd member %q in %s: %w", ec.Name, cfg.Dir, err)
+		return nil, fmt.Errorf("etcdmember: starting etcd member %q in %s: %w", ec.Name, cfg.Dir, err)
 	}
 	// Members of a new cluster may start in any order, minutes apart: a
 	// member waits for its peers as long as ctx allows, and says so.
-	stopLogging := logWhileWaiting(cfg.logger(), "etcd member waiting for the other members of its cluster to form a quorum",
+	stopLogging := etcdlog.WhileWaiting(cfg.logger(), "etcd member waiting for the other members of its cluster to form a quorum",
 		"member", ec.Name, "initial.cluster", cfg.InitialCluster)
 	defer stopLogging()
 	for {
@@ -153,42 +160,18 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 			return e, nil
 		case err := <-e.etcd.Err():
 			e.abort()
-			return nil, fmt.Errorf("cluster: etcd member %q in %s failed: %w", ec.Name, cfg.Dir, err)
+			return nil, fmt.Errorf("etcdmember: etcd member %q in %s failed: %w", ec.Name, cfg.Dir, err)
 		case <-e.etcd.Server.StopNotify():
 			e.abort()
-			return nil, fmt.Errorf("cluster: etcd member %q in %s stopped while starting", ec.Name, cfg.Dir)
+			return nil, fmt.Errorf("etcdmember: etcd member %q in %s stopped while starting", ec.Name, cfg.Dir)
 		case <-ctx.Done():
 			e.abort()
-			return nil, fmt.Errorf("cluster: waiting for etcd member %q in %s to serve: %w", ec.Name, cfg.Dir, ctx.Err())
+			return nil, fmt.Errorf("etcdmember: waiting for etcd member %q in %s to serve: %w", ec.Name, cfg.Dir, ctx.Err())
 		}
 	}
 }
 
-// waitLogInterval is how long a wait for etcd goes unmentioned in the log,
-// and then how often it is mentioned again. A variable so that tests can
-// shorten it.
-var waitLogInterval = 5 * time.Second
-
-// logWhileWaiting logs msg at info level every waitLogInterval until the
-// returned function is called.
-func logWhileWaiting(log *slog.Logger, msg string, args ...any) (stop func()) {
-	done := make(chan struct{})
-	tick := time.NewTicker(waitLogInterval)
-	go func() {
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				log.Info(msg, args...)
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
-func (cfg *EmbeddedConfig) logger() *slog.Logger {
+func (cfg *Config) logger() *slog.Logger {
 	if cfg.Logger == nil {
 		return slog.Default()
 	}
@@ -198,33 +181,33 @@ func (cfg *EmbeddedConfig) logger() *slog.Logger {
 // abort stops a member that never became ready. embed.Etcd.Close alone
 // would wait forever for client servers that only start once the member is
 // ready; stopping the server first makes them give up.
-func (e *Embedded) abort() {
+func (e *Member) abort() {
 	e.etcd.Server.HardStop()
 	e.Close()
 }
 
 // etcdConfig translates cfg to etcd's configuration. It creates Dir and, if
 // needed, the private socket directory, returned so that Close removes it.
-func (cfg *EmbeddedConfig) etcdConfig() (*embed.Config, string, error) {
+func (cfg *Config) etcdConfig() (*embed.Config, string, error) {
 	if cfg.Dir == "" {
-		return nil, "", errors.New("cluster: embedded etcd: Dir is required")
+		return nil, "", errors.New("etcdmember: embedded etcd: Dir is required")
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("cluster: embedded etcd: %w", err)
+		return nil, "", fmt.Errorf("etcdmember: embedded etcd: %w", err)
 	}
 	ec := embed.NewConfig()
 	ec.Dir = cfg.Dir
 	ec.Name = cmp.Or(cfg.Name, "spotstream")
 	ec.InitialClusterToken = cmp.Or(cfg.InitialClusterToken, "spotstream")
 	ec.ClusterState = cmp.Or(cfg.InitialClusterState, embed.ClusterStateFlagNew)
-	ec.MaxTxnOps = EmbeddedMaxTxnOps
+	ec.MaxTxnOps = MaxTxnOps
 	ec.AutoCompactionMode = embed.CompactorModeRevision
 	ec.AutoCompactionRetention = embeddedCompactionRevisions
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// The JSON gateway is for curl users; clients speak gRPC.
 	ec.EnableGRPCGateway = false
 	log := cfg.logger()
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(log.With("component", "etcd", "member", ec.Name)))
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(etcdlog.New(log.With("component", "etcd", "member", ec.Name)))
 
 	single := cfg.InitialCluster == ""
 	tick, election := 100*time.Millisecond, time.Second
@@ -276,19 +259,19 @@ func (cfg *EmbeddedConfig) etcdConfig() (*embed.Config, string, error) {
 func urlPair(what string, listen, advertise []string) ([]url.URL, []url.URL, error) {
 	lu, err := parseURLs(listen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: embedded etcd: listen %s URLs: %w", what, err)
+		return nil, nil, fmt.Errorf("etcdmember: embedded etcd: listen %s URLs: %w", what, err)
 	}
 	if len(advertise) == 0 {
 		for _, u := range lu {
 			if isWildcard(u) {
-				return nil, nil, fmt.Errorf("cluster: embedded etcd: listen %s URL %s is a wildcard: set the advertised %s URLs", what, u.String(), what)
+				return nil, nil, fmt.Errorf("etcdmember: embedded etcd: listen %s URL %s is a wildcard: set the advertised %s URLs", what, u.String(), what)
 			}
 		}
 		advertise = listen
 	}
 	au, err := parseURLs(advertise)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cluster: embedded etcd: advertised %s URLs: %w", what, err)
+		return nil, nil, fmt.Errorf("etcdmember: embedded etcd: advertised %s URLs: %w", what, err)
 	}
 	for i, u := range lu {
 		if u.Scheme == "unix" || u.Scheme == "unixs" {
@@ -330,12 +313,12 @@ func isWildcard(u url.URL) bool {
 
 // socketDir returns the directory for the member's unix sockets: Dir if the
 // socket paths fit, else a private directory named after Dir under the
-// temporary directory (see EmbeddedConfig.ListenClientURLs). temp reports
+// temporary directory (see Config.ListenClientURLs). temp reports
 // the latter.
 func socketDir(dir string) (sockDir string, temp bool, err error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", false, fmt.Errorf("cluster: embedded etcd: %w", err)
+		return "", false, fmt.Errorf("etcdmember: embedded etcd: %w", err)
 	}
 	if len(filepath.Join(abs, peerSocket)) <= maxSocketPath && len(filepath.Join(abs, clientSocket)) <= maxSocketPath {
 		return abs, false, nil
@@ -348,7 +331,7 @@ func socketDir(dir string) (sockDir string, temp bool, err error) {
 	}
 	sockDir = filepath.Join(base, name)
 	if err := os.Mkdir(sockDir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", false, fmt.Errorf("cluster: embedded etcd: socket directory: %w", err)
+		return "", false, fmt.Errorf("etcdmember: embedded etcd: socket directory: %w", err)
 	}
 	if err := checkPrivateDir(sockDir); err != nil {
 		return "", false, err
@@ -356,12 +339,12 @@ func socketDir(dir string) (sockDir string, temp bool, err error) {
 	return sockDir, true, nil
 }
 
-// Endpoints returns the client URLs of the member, for Connect.
-func (e *Embedded) Endpoints() []string { return append([]string(nil), e.endpoints...) }
+// Endpoints returns the client URLs of the member, for cluster.Connect.
+func (e *Member) Endpoints() []string { return append([]string(nil), e.endpoints...) }
 
 // Err returns a channel that receives the member's fatal errors: the broker
 // must stop when one arrives, because its coordination is gone.
-func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
+func (e *Member) Err() <-chan error { return e.etcd.Err() }
 
 // Close stops the member and releases the data directory. Closing twice is
 // harmless.
@@ -372,14 +355,14 @@ func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
 // use this member first; streams of other processes' clients can still
 // hold Close for those seconds. A leader in a multi-member cluster hands
 // leadership to another member before stopping.
-func (e *Embedded) Close() {
+func (e *Member) Close() {
 	e.closeOnce.Do(func() {
 		e.etcd.Close()
 		e.release()
 	})
 }
 
-func (e *Embedded) release() {
+func (e *Member) release() {
 	if e.tmpDir != "" {
 		_ = os.Remove(e.tmpDir) // only if empty: the listeners removed their sockets
 	}
@@ -388,10 +371,10 @@ func (e *Embedded) release() {
 
 // Stopped is closed when the member's server stops: by Close, or on its
 // own (it was removed from the cluster, or failed).
-func (e *Embedded) Stopped() <-chan struct{} { return e.etcd.Server.StopNotify() }
+func (e *Member) Stopped() <-chan struct{} { return e.etcd.Server.StopNotify() }
 
 // MemberID returns the member's id in its cluster.
-func (e *Embedded) MemberID() uint64 { return uint64(e.etcd.Server.MemberID()) }
+func (e *Member) MemberID() uint64 { return uint64(e.etcd.Server.MemberID()) }
 
 // HasData reports whether dir holds an etcd member's data: a member
 // started there before, and starts from it again.
@@ -405,7 +388,7 @@ func HasData(dir string) bool {
 // member. The directory itself (and its lock file) stays.
 func ClearData(dir string) error {
 	if err := os.RemoveAll(filepath.Join(dir, "member")); err != nil {
-		return fmt.Errorf("cluster: clearing etcd data in %s: %w", dir, err)
+		return fmt.Errorf("etcdmember: clearing etcd data in %s: %w", dir, err)
 	}
 	return nil
 }
@@ -426,11 +409,11 @@ type RemoteMember struct {
 // cluster's clients.
 func RemoteMembers(peerURLs []string, log *slog.Logger) ([]RemoteMember, error) {
 	if len(peerURLs) == 0 {
-		return nil, errors.New("cluster: no peer to ask for the etcd members")
+		return nil, errors.New("etcdmember: no peer to ask for the etcd members")
 	}
-	rc, err := etcdserver.GetClusterFromRemotePeers(newZapLogger(log.With("component", "etcd")), peerURLs, http.DefaultTransport)
+	rc, err := etcdserver.GetClusterFromRemotePeers(etcdlog.New(log.With("component", "etcd")), peerURLs, http.DefaultTransport)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: asking etcd peers %v for their members: %w", peerURLs, err)
+		return nil, fmt.Errorf("etcdmember: asking etcd peers %v for their members: %w", peerURLs, err)
 	}
 	var out []RemoteMember
 	for _, m := range rc.Members() {

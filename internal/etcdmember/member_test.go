@@ -1,4 +1,4 @@
-package cluster_test
+package etcdmember_test
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spotstream/spotstream/internal/cluster"
-	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/spotstream/spotstream/internal/cluster/clustertest"
+	"github.com/spotstream/spotstream/internal/etcdlog"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 // TestEmbeddedRestartKeepsData starts a member with the defaults a broker
@@ -23,11 +25,11 @@ import (
 // restarts it on the same directory.
 func TestEmbeddedRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
-	cfg := cluster.EmbeddedConfig{Dir: dir, Logger: clustertest.Logger}
+	cfg := etcdmember.Config{Dir: dir, Logger: clustertest.Logger}
 	ctx := testCtx(t)
 
 	start := time.Now()
-	e, err := cluster.StartEmbedded(ctx, cfg)
+	e, err := etcdmember.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func TestEmbeddedRestartKeepsData(t *testing.T) {
 	e.Close()
 
 	start = time.Now()
-	e, err = cluster.StartEmbedded(ctx, cfg)
+	e, err = etcdmember.Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +67,12 @@ func TestEmbeddedRestartKeepsData(t *testing.T) {
 // single-node brokers on one machine would: no ports, no collision.
 func TestEmbeddedSideBySide(t *testing.T) {
 	ctx := testCtx(t)
-	var members [2]*cluster.Embedded
+	var members [2]*etcdmember.Member
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range members {
 		wg.Go(func() {
-			members[i], errs[i] = cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{
+			members[i], errs[i] = etcdmember.Start(ctx, etcdmember.Config{
 				Dir: t.TempDir(), UnsafeNoFsync: true, Logger: clustertest.Logger})
 		})
 	}
@@ -105,19 +107,19 @@ func TestEmbeddedSocketDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(short)
-	dir, temp, err := cluster.SocketDir(short)
+	dir, temp, err := etcdmember.SocketDir(short)
 	if err != nil || temp || dir != short {
 		t.Errorf("SocketDir(%s) = %s, %v, %v; want the directory itself", short, dir, temp, err)
 	}
 
 	long := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
-	dir, temp, err = cluster.SocketDir(long)
+	dir, temp, err = etcdmember.SocketDir(long)
 	if err != nil || !temp || len(dir)+len("/etcd-client.sock") > 103 {
 		t.Fatalf("SocketDir(long) = %s, %v, %v; want a short private directory", dir, temp, err)
 	}
 	defer os.Remove(dir)
-	again, _, _ := cluster.SocketDir(long)
-	other, _, _ := cluster.SocketDir(long + "x")
+	again, _, _ := etcdmember.SocketDir(long)
+	other, _, _ := etcdmember.SocketDir(long + "x")
 	defer os.Remove(other)
 	if again != dir || other == dir {
 		t.Errorf("socket directories: %s, again %s, for another dir %s: want stable and distinct", dir, again, other)
@@ -127,14 +129,14 @@ func TestEmbeddedSocketDir(t *testing.T) {
 func TestEmbeddedDirLocked(t *testing.T) {
 	dir := t.TempDir()
 	newMember(t, dir)
-	_, err := cluster.StartEmbedded(testCtx(t), cluster.EmbeddedConfig{Dir: dir, Logger: clustertest.Logger})
-	if !errors.Is(err, cluster.ErrDirLocked) {
+	_, err := etcdmember.Start(testCtx(t), etcdmember.Config{Dir: dir, Logger: clustertest.Logger})
+	if !errors.Is(err, etcdmember.ErrDirLocked) {
 		t.Fatalf("second member on %s: %v; want ErrDirLocked", dir, err)
 	}
 }
 
 func TestEmbeddedConfigErrors(t *testing.T) {
-	for name, cfg := range map[string]cluster.EmbeddedConfig{
+	for name, cfg := range map[string]etcdmember.Config{
 		"no dir":          {},
 		"wildcard client": {ListenClientURLs: []string{"http://0.0.0.0:0"}},
 		"wildcard peer":   {ListenPeerURLs: []string{"http://[::]:0"}},
@@ -143,7 +145,7 @@ func TestEmbeddedConfigErrors(t *testing.T) {
 		if name != "no dir" {
 			cfg.Dir = t.TempDir()
 		}
-		if _, err := cluster.StartEmbedded(testCtx(t), cfg); err == nil || !strings.HasPrefix(err.Error(), "cluster: ") {
+		if _, err := etcdmember.Start(testCtx(t), cfg); err == nil || !strings.HasPrefix(err.Error(), "etcdmember: ") {
 			t.Errorf("%s: err = %v; want a cluster: error", name, err)
 		}
 	}
@@ -179,12 +181,12 @@ func TestEmbeddedThreeMembers(t *testing.T) {
 	for i := range 3 {
 		initial = append(initial, fmt.Sprintf("m%d=http://127.0.0.1:%d", i, ports[3+i]))
 	}
-	members := make([]*cluster.Embedded, 3)
+	members := make([]*etcdmember.Member, 3)
 	errs := make([]error, 3)
 	var wg sync.WaitGroup
 	for i := range members {
 		wg.Go(func() {
-			members[i], errs[i] = cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{
+			members[i], errs[i] = etcdmember.Start(ctx, etcdmember.Config{
 				Dir:              t.TempDir(),
 				Name:             fmt.Sprintf("m%d", i),
 				ListenClientURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", ports[i])},
@@ -269,12 +271,12 @@ func TestEmbeddedThreeMembers(t *testing.T) {
 // not return until ctx ends, says that it is waiting, and then stops
 // cleanly.
 func TestEmbeddedWaitsForQuorum(t *testing.T) {
-	cluster.SetWaitLogInterval(t, 50*time.Millisecond)
+	etcdlog.SetWaitInterval(t, 50*time.Millisecond)
 	ports := freePorts(t, 3)
 	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
 	defer cancel()
 	var log syncBuffer
-	_, err := cluster.StartEmbedded(ctx, cluster.EmbeddedConfig{
+	_, err := etcdmember.Start(ctx, etcdmember.Config{
 		Dir:              t.TempDir(),
 		Name:             "a",
 		ListenClientURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", ports[0])},
@@ -283,27 +285,9 @@ func TestEmbeddedWaitsForQuorum(t *testing.T) {
 		Logger:           slog.New(slog.NewTextHandler(&log, nil)),
 	})
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("StartEmbedded without quorum: %v; want DeadlineExceeded", err)
+		t.Fatalf("Start without quorum: %v; want DeadlineExceeded", err)
 	}
 	if !strings.Contains(log.String(), "etcd member waiting for the other members of its cluster to form a quorum") {
-		t.Errorf("no log line about the wait:\n%s", log.String())
-	}
-}
-
-// TestConnectWaitsForQuorum: a client of an etcd that does not answer yet
-// (its members are still starting) waits for as long as ctx allows, and
-// says so.
-func TestConnectWaitsForQuorum(t *testing.T) {
-	cluster.SetWaitLogInterval(t, 50*time.Millisecond)
-	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
-	defer cancel()
-	var log syncBuffer
-	_, err := cluster.Connect(ctx, []string{fmt.Sprintf("http://127.0.0.1:%d", freePorts(t, 1)[0])}, "wait",
-		cluster.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Connect to nothing: %v; want DeadlineExceeded", err)
-	}
-	if !strings.Contains(log.String(), "waiting for etcd to answer") {
 		t.Errorf("no log line about the wait:\n%s", log.String())
 	}
 }

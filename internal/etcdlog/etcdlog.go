@@ -1,21 +1,25 @@
-package cluster
+// Package etcdlog adapts etcd's logging to the broker's: etcd's server and
+// client log through zap, and New turns an slog.Logger into the zap logger
+// they take. It also says, every few seconds, that a wait for etcd goes on.
+package etcdlog
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// newZapLogger returns a zap logger (what etcd's server and client log to)
+// New returns a zap logger (what etcd's server and client log to)
 // that forwards to l, one step quieter: etcd is chatty, retries by itself,
 // and this package logs what the operator must know. Info and debug entries
 // are dropped before they are built; warnings become slog debug, errors
 // become slog warnings, panics and fatals slog errors.
-func newZapLogger(l *slog.Logger) *zap.Logger {
+func New(l *slog.Logger) *zap.Logger {
 	return zap.New(&slogCore{log: l})
 }
 
@@ -98,3 +102,35 @@ func expected(message string, fields map[string]any) bool {
 }
 
 func (c *slogCore) Sync() error { return nil }
+
+// waitInterval is how long a wait for etcd goes unmentioned in the log,
+// and then how often it is mentioned again.
+var waitInterval = 5 * time.Second
+
+// SetWaitInterval changes how often waits are logged, until the test
+// ends: tests shorten it to see the messages.
+func SetWaitInterval(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := waitInterval
+	waitInterval = d
+	t.Cleanup(func() { waitInterval = old })
+}
+
+// WhileWaiting logs msg at info level every few seconds until the
+// returned function is called, so that a broker waiting for its quorum
+// says so instead of looking hung.
+func WhileWaiting(log *slog.Logger, msg string, args ...any) (stop func()) {
+	done := make(chan struct{})
+	tick := time.NewTicker(waitInterval)
+	go func() {
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				log.Info(msg, args...)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
