@@ -120,7 +120,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 			b.logMemberStops(err)
 		}
 	}()
-	store, err := cluster.Connect(ctx, endpoints, coord.Namespace,
+	store, err := cluster.Connect(ctx, endpoints, coord.Namespace, cluster.WithLogger(b.log),
 		cluster.WithMembershipSync(), cluster.WithReservedBrokerMaxID(b.cfg.ReservedBrokerMaxID))
 	if err != nil {
 		return fmt.Errorf("broker: connecting to coordinator: %w", err)
