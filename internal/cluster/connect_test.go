@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 	"github.com/spotstream/spotstream/internal/etcdlog"
 )
 
@@ -21,7 +21,7 @@ func TestConnectWaitsForQuorum(t *testing.T) {
 	etcdlog.SetWaitInterval(t, 50*time.Millisecond)
 	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
 	defer cancel()
-	var log logBuffer
+	var log clustertest.LogBuffer
 	_, err := cluster.Connect(ctx, []string{unusedEndpoint(t)}, "wait",
 		cluster.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -40,23 +40,4 @@ func unusedEndpoint(t *testing.T) string {
 	}
 	defer ln.Close()
 	return "http://" + ln.Addr().String()
-}
-
-// logBuffer is a log destination that goroutines write while the test
-// reads it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

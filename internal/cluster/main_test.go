@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/cluster/clustertest"
@@ -12,13 +11,8 @@ import (
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
 
-// testCtx returns a context that ends with the test, and after a generous
-// bound: a hung etcd call fails the test instead of hanging it.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx returns a context that ends with the test or after 30 s.
+func testCtx(t *testing.T) context.Context { return clustertest.Context(t) }
 
 // newMember starts a dedicated single member for tests that stop or break
 // it; the others share clustertest's.

@@ -3,20 +3,14 @@ package etcdmember_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/cluster/clustertest"
 	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
-// testCtx returns a context that ends with the test, and after a generous
-// bound: a hung etcd call fails the test instead of hanging it.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// testCtx returns a context that ends with the test or after 30 s.
+func testCtx(t *testing.T) context.Context { return clustertest.Context(t) }
 
 // connect opens a store on the members at endpoints, closed when the test
 // ends: the members are checked through a client, as brokers use them.

@@ -275,7 +275,7 @@ func TestEmbeddedWaitsForQuorum(t *testing.T) {
 	ports := freePorts(t, 3)
 	ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
 	defer cancel()
-	var log syncBuffer
+	var log clustertest.LogBuffer
 	_, err := etcdmember.Start(ctx, etcdmember.Config{
 		Dir:              t.TempDir(),
 		Name:             "a",
@@ -290,23 +290,4 @@ func TestEmbeddedWaitsForQuorum(t *testing.T) {
 	if !strings.Contains(log.String(), "etcd member waiting for the other members of its cluster to form a quorum") {
 		t.Errorf("no log line about the wait:\n%s", log.String())
 	}
-}
-
-// syncBuffer is a log destination that goroutines write while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
