@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/spotstream/spotstream/internal/cloud"
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
 	"github.com/spotstream/spotstream/internal/controller"
@@ -160,12 +161,13 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	if metaFound && b.cfg.BrokerID >= 0 && meta.BrokerID != b.cfg.BrokerID {
 		return fmt.Errorf("broker: broker.id %d does not match broker.id %d in meta.properties of %v", b.cfg.BrokerID, meta.BrokerID, b.cfg.LogDirs)
 	}
+	rack, capacity := b.placementIdentity(ctx)
 	session, err := b.register(ctx, cluster.Registration{
 		ID:          id,
 		Host:        host,
 		Port:        port,
-		Rack:        b.cfg.Rack,
-		Capacity:    b.cfg.Capacity,
+		Rack:        rack,
+		Capacity:    capacity,
 		State:       cluster.StateStarting,
 		Directories: dirIDs,
 		Quorum:      quorumPeer(qhost),
@@ -319,6 +321,49 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	default:
 	}
 	return serveErr
+}
+
+// cloudIdentityTimeout bounds how long startup waits for the instance
+// metadata service: a broker whose metadata service is down starts without
+// it rather than not at all.
+const cloudIdentityTimeout = 10 * time.Second
+
+// placementIdentity returns the broker's rack and capacity: broker.rack and
+// broker.capacity, else what the cloud's metadata service says
+// (cloud.provider), else unknown.
+func (b *Broker) placementIdentity(ctx context.Context) (rack, capacity string) {
+	rack, capacity = b.cfg.Rack, b.cfg.Capacity
+	if b.cfg.CloudProvider == "" || rack != "" && capacity != "" {
+		return rack, capacity
+	}
+	client := cloud.NewClient(b.cfg.CloudMetadataEndpoint, 2*time.Second, b.log)
+	ctx, cancel := context.WithTimeout(ctx, cloudIdentityTimeout)
+	defer cancel()
+	var id cloud.Identity
+	var err error
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		if id, err = client.Identity(ctx); err == nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	if err != nil {
+		b.log.Warn("no zone or capacity from the instance metadata service; starting without them", "provider", b.cfg.CloudProvider,
+			"endpoint", b.cfg.CloudMetadataEndpoint, "err", err, "broker.rack", rack, "broker.capacity", capacity)
+		return rack, capacity
+	}
+	if rack == "" {
+		rack = id.Zone
+	}
+	if capacity == "" {
+		capacity = id.Capacity
+	}
+	b.log.Info("zone and capacity from the instance metadata service", "zone", id.Zone, "life.cycle", id.Capacity,
+		"broker.rack", rack, "broker.capacity", capacity)
+	return rack, capacity
 }
 
 // register claims the broker id, retrying while a previous registration of

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"net"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -38,6 +39,10 @@ type Broker struct {
 	Rack string
 	// Capacity is broker.capacity: CapacityOnDemand, CapacitySpot or "".
 	Capacity string
+	// CloudProvider is cloud.provider: "aws", or "" for none.
+	CloudProvider string
+	// CloudMetadataEndpoint is cloud.metadata.endpoint.
+	CloudMetadataEndpoint string
 
 	// Topic creation: num.partitions, default.replication.factor,
 	// auto.create.topics.enable, delete.topic.enable.
@@ -180,6 +185,11 @@ func (r *resolver) resolveIdentity(b *Broker) {
 	}
 	b.Rack = r.str("broker.rack")
 	b.Capacity = r.str("broker.capacity")
+	b.CloudProvider = r.str("cloud.provider")
+	b.CloudMetadataEndpoint = r.str("cloud.metadata.endpoint")
+	if u, err := url.Parse(b.CloudMetadataEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		r.fail(invalid("cloud.metadata.endpoint", b.CloudMetadataEndpoint, "expected http://host[:port]"))
+	}
 
 	dirsKey := "log.dirs"
 	if !r.isSet("log.dirs") {
