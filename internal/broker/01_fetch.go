@@ -110,6 +110,7 @@ var noRecords = []byte{}
 // as in Kafka). replica is the follower's broker id, or -1 for a consumer.
 func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPart) (total int, failed bool) {
 	now := time.Now()
+	var dirs directoryIDs
 	budget := int(r.MaxBytes)
 	if r.Version < 3 || budget <= 0 {
 		budget = int(^uint(0) >> 1)
@@ -127,7 +128,7 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 		if limit <= 0 && total > 0 && replica >= 0 {
 			// No room for records, but the follower's fetch offset
 			// still counts towards the high watermark and the ISR.
-			res, err := fp.p.ReadReplica(replica, directoryID(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, 0, fp.req.CurrentLeaderEpoch, now)
+			res, err := fp.p.ReadReplica(replica, dirs.of(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, 0, fp.req.CurrentLeaderEpoch, now)
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
@@ -144,7 +145,7 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 		var res partition.ReadResult
 		var err error
 		if replica >= 0 {
-			res, err = fp.p.ReadReplica(replica, directoryID(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch, now)
+			res, err = fp.p.ReadReplica(replica, dirs.of(fp.req.ReplicaDirectoryID), fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch, now)
 		} else {
 			res, err = fp.p.Read(fp.req.FetchOffset, max(limit, 1), fp.req.CurrentLeaderEpoch)
 		}
@@ -170,11 +171,22 @@ func (b *Broker) fillFetch(r *kmsg.FetchRequest, replica int32, parts []fetchPar
 	return total, failed
 }
 
-// directoryID returns the string form of a follower's directory id
-// (KIP-853's ReplicaDirectoryId), "" for the zero id: not named.
-func directoryID(id [16]byte) string {
+// directoryIDs gives the string form of followers' directory ids
+// (KIP-853's ReplicaDirectoryId), formatting each once per fetch: a
+// follower names the same directory for every partition of a log
+// directory, so one fetch of many partitions formats one or two ids.
+type directoryIDs struct {
+	last [16]byte
+	form string
+}
+
+// of returns id's string form, "" for the zero id (not named).
+func (d *directoryIDs) of(id [16]byte) string {
 	if id == ([16]byte{}) {
 		return ""
 	}
-	return cluster.FormatID(id)
+	if id != d.last || d.form == "" {
+		d.last, d.form = id, cluster.FormatID(id)
+	}
+	return d.form
 }

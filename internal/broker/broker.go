@@ -117,7 +117,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	}
 	// Runs before the cleanup above, which stops the member.
 	defer func() {
-		if err != nil && coord.Embedded() && ctx.Err() == nil && !b.serving() {
+		if err != nil && qhost.Running() && ctx.Err() == nil && !b.serving() {
 			b.logMemberStops(err)
 		}
 	}()
@@ -170,7 +170,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Capacity:    capacity,
 		State:       cluster.StateStarting,
 		Directories: dirIDs,
-		Quorum:      quorumPeer(qhost),
+		Quorum:      qhost.Peer(),
 	}, meta.Lease)
 	if err != nil {
 		return err
@@ -434,15 +434,6 @@ func (b *Broker) embeddedConfig() etcdmember.Config {
 		InitialClusterState: c.InitialClusterState,
 		Logger:              b.log,
 	}
-}
-
-// quorumPeer returns what the broker announces about its place in the
-// embedded quorum, nil for none.
-func quorumPeer(h *quorum.Host) *cluster.QuorumPeer {
-	if h == nil {
-		return nil
-	}
-	return h.Peer()
 }
 
 // serveMetrics serves Prometheus metrics, and Go's profiles under

@@ -229,12 +229,11 @@ type Notice struct {
 // is an error, never a notice.
 func (c *Client) Notices(ctx context.Context) ([]Notice, error) {
 	var out []Notice
-	body, err := c.get(ctx, instanceAction)
-	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
+	body, ok, err := c.optional(ctx, instanceAction)
+	if err != nil {
 		return nil, err
-	default:
+	}
+	if ok {
 		var v struct {
 			Action string    `json:"action"`
 			Time   time.Time `json:"time"`
@@ -245,12 +244,11 @@ func (c *Client) Notices(ctx context.Context) ([]Notice, error) {
 		}
 		out = append(out, Notice{Kind: Interruption, Action: v.Action, Time: v.Time})
 	}
-	body, err = c.get(ctx, rebalancePath)
-	switch {
-	case errors.Is(err, ErrNotFound):
-	case err != nil:
+	body, ok, err = c.optional(ctx, rebalancePath)
+	if err != nil {
 		return nil, err
-	default:
+	}
+	if ok {
 		var v struct {
 			NoticeTime time.Time `json:"noticeTime"`
 		}
@@ -260,6 +258,19 @@ func (c *Client) Notices(ctx context.Context) ([]Notice, error) {
 		out = append(out, Notice{Kind: Rebalance, Time: v.NoticeTime})
 	}
 	return out, nil
+}
+
+// optional returns the document at path, and false when the service has
+// none (404: for the notice paths, no notice).
+func (c *Client) optional(ctx context.Context, path string) (string, bool, error) {
+	body, err := c.get(ctx, path)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	}
+	return body, true, nil
 }
 
 // Watch polls the notices every interval until ctx ends, and calls fn

@@ -14,29 +14,6 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 // testCtx returns a context that ends with the test or after 30 s.
 func testCtx(t *testing.T) context.Context { return clustertest.Context(t) }
 
-// newMember starts a dedicated single member for tests that stop or break
-// it; the others share clustertest's.
-func newMember(t *testing.T, dir string) *etcdmember.Member {
-	t.Helper()
-	e, err := etcdmember.Start(testCtx(t), etcdmember.Config{Dir: dir, UnsafeNoFsync: true, Logger: clustertest.Logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	return e
-}
-
-// connect opens a store on endpoints in namespace, closed with the test.
-func connect(t *testing.T, endpoints []string, namespace string, opts ...cluster.Option) *cluster.Store {
-	t.Helper()
-	s, err := cluster.Connect(testCtx(t), endpoints, namespace, append([]cluster.Option{cluster.WithLogger(clustertest.Logger)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // runCache runs a cache of s until the test ends and waits for its first
 // load.
 func runCache(t *testing.T, s *cluster.Store) *cluster.Cache {
@@ -70,4 +47,12 @@ func partitions(n int) []cluster.PartitionState {
 		ps[i] = cluster.PartitionState{Replicas: r, Leader: r[0], ISR: r}
 	}
 	return ps
+}
+
+// newMember starts a member of the test's own in dir.
+func newMember(t *testing.T, dir string) *etcdmember.Member { return clustertest.Member(t, dir) }
+
+// connect opens a store on endpoints in namespace, closed with the test.
+func connect(t *testing.T, endpoints []string, namespace string, opts ...cluster.Option) *cluster.Store {
+	return clustertest.Connect(t, endpoints, namespace, opts...)
 }

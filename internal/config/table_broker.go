@@ -49,7 +49,7 @@ var brokerKeys = []Key{
 	{Name: "broker.rack", Type: String, Null: true, group: groupIdentity,
 		Doc: "The failure domain of this broker, normally its availability zone. Replicas of a partition are spread over as many racks as possible."},
 	{Name: "broker.capacity", Type: String, Default: "", Ours: true, rule: oneOf("", CapacityOnDemand, CapacitySpot), group: groupIdentity,
-		Doc: "The kind of machine this broker runs on: on-demand or spot. Empty means unknown. When on-demand brokers exist, placement keeps at least one replica of every partition on one."},
+		Doc: "The kind of machine this broker runs on: on-demand or spot. Empty means unknown. Set from the instance metadata service when cloud.provider is set. The embedded etcd quorum prefers on-demand brokers; replica placement does not use it yet."},
 	{Name: "cloud.provider", Type: String, Default: "", Ours: true, rule: oneOf("", "aws"), group: groupIdentity,
 		Doc: "Where the broker learns about the machine it runs on. aws: from the EC2 instance metadata service (IMDSv2) at cloud.metadata.endpoint, its availability zone becomes broker.rack and its life cycle (spot or on-demand) broker.capacity, unless those are set. Empty: nothing is contacted. A metadata service that does not answer is logged and the broker starts without it."},
 	{Name: "cloud.metadata.endpoint", Type: String, Default: "http://169.254.169.254", Ours: true, group: groupIdentity,

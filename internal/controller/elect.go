@@ -76,16 +76,25 @@ func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo
 			return true
 		}
 	}
-	return len(goneCopies(p, brokers)) > 0
+	for _, ids := range [][]int32{p.ISR, p.ELR} {
+		for _, id := range ids {
+			if p.CopyGone(id, brokers) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // goneCopies returns the ISR and ELR members whose brokers are registered
 // without the directory that holds their copy: new disks under old ids.
 func goneCopies(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) []int32 {
 	var gone []int32
-	for _, id := range append(slices.Clone(p.ISR), p.ELR...) {
-		if p.CopyGone(id, brokers) && !slices.Contains(gone, id) {
-			gone = append(gone, id)
+	for _, ids := range [][]int32{p.ISR, p.ELR} {
+		for _, id := range ids {
+			if p.CopyGone(id, brokers) && !slices.Contains(gone, id) {
+				gone = append(gone, id)
+			}
 		}
 	}
 	return gone

@@ -91,8 +91,13 @@ func highWatermark(durable int64, self int32, isr []int32, followers map[int32]*
 // leader's own copy. Otherwise a record could be acknowledged that a
 // replica the controller may elect does not have.
 func mayCommit(isr, elr []int32, replicas int, minISR int, selfRecorded bool) bool {
-	return len(isr) >= max(1, min(minISR, replicas)) && len(elr) == 0 && selfRecorded
+	return len(isr) >= effectiveMinISR(minISR, replicas) && len(elr) == 0 && selfRecorded
 }
+
+// effectiveMinISR is min.insync.replicas capped at the replication factor,
+// the rule of cluster.PartitionState.EffectiveMinISR, which the writers of
+// partition states apply (this package sits below cluster).
+func effectiveMinISR(minISR, replicas int) int { return max(1, min(minISR, replicas)) }
 
 // outOfSync returns the members of isr (other than self) that have not
 // been caught up for longer than lagMax: the ISR shrink.

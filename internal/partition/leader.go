@@ -133,7 +133,7 @@ func (p *Partition) setMembers(s LeaderState, now time.Time) {
 // belowMinISR reports whether the ISR is too small for the high watermark
 // to advance (see mayCommit). Callers hold p.mu.
 func (p *Partition) belowMinISR() bool {
-	return p.self >= 0 && len(p.isr) < max(1, min(p.cfg.MinInsyncReplicas, len(p.replicas)))
+	return p.self >= 0 && len(p.isr) < effectiveMinISR(p.cfg.MinInsyncReplicas, len(p.replicas))
 }
 
 // updateCommits closes the commits channel when the ISR is below
@@ -295,7 +295,7 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinab
 	if !p.leader || p.self < 0 || p.changing {
 		return ISRChange{}, false
 	}
-	c := ISRChange{ID: p.id, Epoch: p.leaderEpoch, MinISR: p.cfg.MinInsyncReplicas, Dirs: map[int32]string{}}
+	c := ISRChange{ID: p.id, Epoch: p.leaderEpoch, MinISR: p.cfg.MinInsyncReplicas}
 	for _, id := range p.replicas {
 		if id == p.self {
 			continue
@@ -315,24 +315,33 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinab
 		switch {
 		case id == p.self:
 			if p.dirs[id] == "" && p.selfDir != "" {
-				c.Dirs[id] = p.selfDir
+				c.recordDir(id, p.selfDir)
 			}
 		case slices.Contains(p.isr, id):
 			if p.dirs[id] == "" && f != nil && f.fetchOffset >= 0 && f.dir != "" && !slices.Contains(c.Remove, id) {
-				c.Dirs[id] = f.dir
+				c.recordDir(id, f.dir)
 			}
 		case canJoin(f, hw, p.epochStart) && !slices.Contains(c.Lost, id) && (joinable == nil || joinable(id)):
 			c.Add = append(c.Add, id)
-			c.Dirs[id] = f.dir
+			c.recordDir(id, f.dir)
 		}
 	}
 	isrAfter := len(p.isr) - len(c.Remove) - countIn(c.Lost, p.isr) + len(c.Add)
-	settle := len(p.elr) > 0 && isrAfter >= max(1, min(p.cfg.MinInsyncReplicas, len(p.replicas)))
+	settle := len(p.elr) > 0 && isrAfter >= effectiveMinISR(p.cfg.MinInsyncReplicas, len(p.replicas))
 	if len(c.Remove) == 0 && len(c.Add) == 0 && len(c.Lost) == 0 && len(c.Dirs) == 0 && !settle {
 		return ISRChange{}, false
 	}
 	p.changing, p.pendingAdd = true, c.Add
 	return c, true
+}
+
+// recordDir adds a directory to record. The map is made on first use:
+// most checks propose nothing, and they run for every led partition.
+func (c *ISRChange) recordDir(id int32, dir string) {
+	if c.Dirs == nil {
+		c.Dirs = map[int32]string{}
+	}
+	c.Dirs[id] = dir
 }
 
 // countIn returns how many of ids are in set.

@@ -144,9 +144,23 @@ func listed(remote []etcdmember.RemoteMember, rec cluster.QuorumJoin, name strin
 	return false
 }
 
+// Running reports whether a member runs here. A nil Host runs none.
+func (h *Host) Running() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.member != nil
+}
+
 // Peer returns what the broker announces about its place in the quorum,
-// or nil when it cannot host a member others reach.
+// or nil when it cannot host a member others reach (or h is nil: the
+// broker has no member configuration).
 func (h *Host) Peer() *cluster.QuorumPeer {
+	if h == nil {
+		return nil
+	}
 	cfg := h.cfg.Member
 	peers := cfg.AdvertisePeerURLs
 	if len(peers) == 0 {

@@ -124,7 +124,7 @@ func (m *Manager) step(ctx context.Context, now time.Time) error {
 		}
 		delete(m.downSince, a.Member)
 		m.log.Warn("removed etcd member", "member", memberHex(a.Member), "reason", a.Reason)
-		return m.withdrawJoins(ctx, snap, a.Member)
+		return m.withdrawJoins(ctx, snap, list.Members, a.Member)
 	case Add:
 		return m.add(ctx, snap.Brokers[a.Broker], list.Members, a.Reason)
 	case Promote:
@@ -136,7 +136,7 @@ func (m *Manager) step(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("promoting etcd member %x: %w", a.Member, err)
 		}
 		m.log.Info("promoted etcd member to voter", "member", memberHex(a.Member))
-		return m.withdrawJoins(ctx, snap, a.Member)
+		return m.withdrawJoins(ctx, snap, list.Members, a.Member)
 	}
 	return nil
 }
@@ -175,10 +175,18 @@ func (m *Manager) add(ctx context.Context, b cluster.BrokerInfo, current []*etcd
 }
 
 // withdrawJoins deletes the join request for member, which is done with
-// (promoted or removed).
-func (m *Manager) withdrawJoins(ctx context.Context, snap *cluster.Snapshot, member uint64) error {
+// (promoted or removed). The broker it was for runs the member, or, for a
+// learner that never started, is the one whose peer URLs it was added
+// with.
+func (m *Manager) withdrawJoins(ctx context.Context, snap *cluster.Snapshot, list []*etcdserverpb.Member, member uint64) error {
+	var peers []string
+	for _, em := range list {
+		if em.ID == member {
+			peers = em.PeerURLs
+		}
+	}
 	for id, b := range snap.Brokers {
-		if b.Quorum != nil && b.Quorum.Member == memberHex(member) {
+		if q := b.Quorum; q != nil && (q.Member == memberHex(member) || len(peers) > 0 && slices.Equal(q.PeerURLs, peers)) {
 			return m.cfg.Store.DeleteQuorumJoin(ctx, id)
 		}
 	}

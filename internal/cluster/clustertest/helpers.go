@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/etcdmember"
 )
 
 // Context returns a context that ends with the test, and after a generous
@@ -35,4 +38,29 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Member starts a single etcd member of its own in dir, stopped when the
+// test ends, for tests that stop or break a member (the others share
+// Etcd's).
+func Member(t testing.TB, dir string) *etcdmember.Member {
+	t.Helper()
+	e, err := etcdmember.Start(Context(t), etcdmember.Config{Dir: dir, UnsafeNoFsync: true, Logger: Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Connect opens a store on the members at endpoints, in namespace,
+// closed when the test ends.
+func Connect(t testing.TB, endpoints []string, namespace string, opts ...cluster.Option) *cluster.Store {
+	t.Helper()
+	s, err := cluster.Connect(Context(t), endpoints, namespace, append([]cluster.Option{cluster.WithLogger(Logger)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
