@@ -41,8 +41,9 @@ type ackedAt struct {
 
 // startFailoverRun creates topic (RF 3, min.insync.replicas 2) and starts
 // producing to it with an idempotent acks=all franz-go producer that
-// retries for as long as a failover can take.
-func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int32) *failoverRun {
+// retries for as long as a failover can take. opts override the
+// producer's options.
+func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int32, opts ...kgo.Opt) *failoverRun {
 	t.Helper()
 	adm := kadm.NewClient(newClient(t, c.brokers[0].Addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -67,15 +68,15 @@ func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int
 		topic: topic,
 		acked: map[string]ackedAt{},
 		stop:  make(chan struct{}),
-		cl: newClient(t, c.brokers[0].Addr(),
+		cl: newClient(t, c.brokers[0].Addr(), append([]kgo.Opt{
 			kgo.SeedBrokers(c.bootstrap()...),
 			kgo.DefaultProduceTopic(topic),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
 			kgo.RecordRetries(1_000_000),
-			kgo.RecordDeliveryTimeout(2*time.Minute),
+			kgo.RecordDeliveryTimeout(2 * time.Minute),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 			kgo.MaxBufferedRecords(2_000),
-		),
+		}, opts...)...),
 	}
 	r.done.Add(1)
 	go r.produce()

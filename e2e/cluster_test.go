@@ -24,6 +24,8 @@ type testCluster struct {
 	namespace string
 	overrides []string // for every broker
 	brokers   []*process
+	// binary builds the brokers' binary: spotstreamBinary unless set.
+	binary func(*testing.T) string
 }
 
 // startCluster starts n brokers configured with ids 0..n-1 (broker.id=i);
@@ -60,7 +62,12 @@ func (c *testCluster) add(overrides ...string) *process {
 		"coordinator.endpoints=" + c.endpoints,
 		"coordinator.namespace=" + c.namespace,
 	}, c.overrides...)
-	p := startProcess(c.t, append(all, overrides...)...)
+	binary := c.binary
+	if binary == nil {
+		binary = spotstreamBinary
+	}
+	p := launchBinaryOn(c.t, binary, freePort(c.t), append(all, overrides...)...)
+	p.waitReady()
 	c.brokers = append(c.brokers, p)
 	return p
 }

@@ -21,8 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// binary is the spotstream binary built once for the whole test run.
-var builtBinary struct {
+// builtBinaries are the spotstream binaries, without and with the race
+// detector, each built once for the whole test run.
+var builtBinaries [2]struct {
 	once sync.Once
 	path string
 	err  error
@@ -30,29 +31,41 @@ var builtBinary struct {
 
 // spotstreamBinary builds cmd/spotstream (with the race detector when the
 // tests run with it) into a directory removed at the end of the run.
-func spotstreamBinary(t *testing.T) string {
+func spotstreamBinary(t *testing.T) string { return buildBinary(t, raceEnabled) }
+
+// plainBinary builds cmd/spotstream without the race detector, for the
+// tests that time a large cluster: six race-instrumented brokers on two
+// cores measure the detector, not the broker. Every other test runs the
+// instrumented binary.
+func plainBinary(t *testing.T) string { return buildBinary(t, false) }
+
+func buildBinary(t *testing.T, race bool) string {
 	t.Helper()
-	builtBinary.once.Do(func() {
+	b := &builtBinaries[0]
+	if race {
+		b = &builtBinaries[1]
+	}
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "spotstream-e2e-bin")
 		if err != nil {
-			builtBinary.err = err
+			b.err = err
 			return
 		}
-		builtBinary.path = filepath.Join(dir, "spotstream")
-		args := []string{"build", "-o", builtBinary.path}
-		if raceEnabled {
+		b.path = filepath.Join(dir, "spotstream")
+		args := []string{"build", "-o", b.path}
+		if race {
 			args = append(args, "-race")
 		}
 		args = append(args, "../cmd/spotstream")
 		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
-			builtBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	if builtBinary.err != nil {
-		t.Fatal(builtBinary.err)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return builtBinary.path
+	return b.path
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -86,6 +99,7 @@ func freePorts(t *testing.T, n int) []int {
 // process is a broker running as a child process.
 type process struct {
 	t       *testing.T
+	binary  func(*testing.T) string // builds (once) the binary to run
 	dataDir string
 	port    int
 	args    []string
@@ -117,7 +131,13 @@ func launchProcess(t *testing.T, overrides ...string) *process {
 // launchProcessOn is launchProcess on a given client port.
 func launchProcessOn(t *testing.T, port int, overrides ...string) *process {
 	t.Helper()
-	p := &process{t: t, dataDir: t.TempDir(), port: port}
+	return launchBinaryOn(t, spotstreamBinary, port, overrides...)
+}
+
+// launchBinaryOn is launchProcessOn with the binary that binary builds.
+func launchBinaryOn(t *testing.T, binary func(*testing.T) string, port int, overrides ...string) *process {
+	t.Helper()
+	p := &process{t: t, binary: binary, dataDir: t.TempDir(), port: port}
 	p.args = []string{"serve",
 		"--override", "listeners=PLAINTEXT://127.0.0.1:" + fmt.Sprint(p.port),
 		"--override", "log.dirs=" + p.dataDir,
@@ -126,8 +146,26 @@ func launchProcessOn(t *testing.T, port int, overrides ...string) *process {
 		p.args = append(p.args, "--override", o)
 	}
 	p.launch()
-	t.Cleanup(func() { p.kill() })
+	t.Cleanup(func() {
+		p.kill()
+		p.keepLog()
+	})
 	return p
+}
+
+// keepLog writes the broker's output to $SPOTSTREAM_E2E_LOG_DIR, when
+// set, as <test>-<port>.log: the whole story of a run, for the failures
+// that only a timeline explains.
+func (p *process) keepLog() {
+	dir := os.Getenv("SPOTSTREAM_E2E_LOG_DIR")
+	if dir == "" {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(p.t.Name())
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.log", name, p.port))
+	if err := os.WriteFile(path, []byte(p.Output()), 0o644); err != nil {
+		p.t.Logf("keeping the log of broker %s: %v", p.Addr(), err)
+	}
 }
 
 // Addr is the broker's client address.
@@ -143,7 +181,7 @@ func (p *process) start() {
 func (p *process) launch() {
 	p.t.Helper()
 	p.mu.Lock()
-	cmd := exec.Command(spotstreamBinary(p.t), p.args...)
+	cmd := exec.Command(p.binary(p.t), p.args...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -106,7 +106,7 @@ func quorumStatus(t *testing.T, addr string) quorumJSON {
 // dead. It returns once the new broker serves.
 func (p *process) onFreshDisk() *process {
 	p.t.Helper()
-	q := &process{t: p.t, dataDir: p.t.TempDir(), port: p.port, args: slices.Clone(p.args)}
+	q := &process{t: p.t, binary: p.binary, dataDir: p.t.TempDir(), port: p.port, args: slices.Clone(p.args)}
 	for i, a := range q.args {
 		if strings.HasPrefix(a, "log.dirs=") {
 			q.args[i] = "log.dirs=" + q.dataDir

@@ -4,9 +4,11 @@
 //	spotstream bench produce|consume [flags]
 //	spotstream group list|describe|reset-offsets|delete [arguments]
 //	spotstream cluster status [flags]
+//	spotstream broker drain|undrain ID [flags]
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -18,6 +20,7 @@ commands:
   bench    measure produce or consume throughput and latency against any Kafka cluster
   group    list, describe, reset the offsets of, or delete consumer groups of any Kafka cluster
   cluster  status: brokers, controller, offline and under-replicated partitions
+  broker   drain or undrain a broker while it keeps running
 
 Run 'spotstream <command> -h' for a command's flags.
 `
@@ -37,6 +40,8 @@ func main() {
 		err = group(args)
 	case "cluster":
 		err = cluster(args)
+	case "broker":
+		err = brokerCmd(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -46,6 +51,9 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "spotstream %s: %v\n", os.Args[1], err)
+		if errors.As(err, new(usageError)) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

@@ -59,7 +59,7 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		}
 	} else {
 		var err error
-		assignment, err = placement.Assign(placementBrokers(snap), add, int(replicationFactor(t)), mrand.IntN(1<<20), mrand.IntN(1<<20), int(have))
+		assignment, err = placement.Assign(placementBrokers(snap), placementPartitions(snap), add, int(replicationFactor(t)), mrand.Uint64())
 		if err != nil {
 			return kerrf(kerr.InvalidReplicationFactor, "%v", err)
 		}

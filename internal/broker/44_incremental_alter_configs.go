@@ -212,6 +212,9 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, c *configChange, valida
 		if err := edit(m); err != nil {
 			return err
 		}
+		if err := b.checkDrain(id, m[cluster.DrainConfig]); err != nil {
+			return err
+		}
 		if validateOnly {
 			return errValidateOnly
 		}
@@ -229,6 +232,23 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, c *configChange, valida
 	}
 	b.log.Info("altered dynamic broker configs", "scope", scope, "changes", c.describe(), "revision", rev)
 	return rev, nil
+}
+
+// checkDrain refuses a broker.drain that would mean nothing: one set as a
+// cluster-wide default (draining every broker at once is a shutdown, not a
+// drain), or one of a broker that is not registered. Clearing is always
+// allowed.
+func (b *Broker) checkDrain(id int32, value string) error {
+	if d, err := cluster.ParseDrain(value); err != nil || d == cluster.DrainNone {
+		return nil // invalid values are the validator's to report
+	}
+	if id == cluster.ClusterDefault {
+		return kerrf(kerr.InvalidConfig, "%s is set per broker, not as a cluster-wide default", cluster.DrainConfig)
+	}
+	if _, ok := b.meta.Load().Brokers[id]; !ok {
+		return kerrf(kerr.InvalidConfig, "%s: broker %d is not registered: only a running broker can be drained", cluster.DrainConfig, id)
+	}
+	return nil
 }
 
 // brokerValue returns this broker's current value of a broker key, from

@@ -275,6 +275,16 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	quorumWG.Go(func() { mgr.Run(quorumCtx) })
 	cleanup = append(cleanup, func() { stopQuorum(); quorumWG.Wait() })
 
+	// Drains: the cloud's notices, and reports of every drain of this
+	// broker until it is drained.
+	drainCtx, stopDrains := context.WithCancel(context.Background())
+	var drainWG sync.WaitGroup
+	drainWG.Go(func() { b.followDrain(drainCtx) })
+	if b.cfg.CloudProvider != "" {
+		drainWG.Go(func() { b.watchNotices(drainCtx, session) })
+	}
+	cleanup = append(cleanup, func() { stopDrains(); drainWG.Wait() })
+
 	if b.cfg.MetricsListener != "" {
 		stop, err := b.serveMetrics(b.cfg.MetricsListener)
 		if err != nil {
@@ -302,7 +312,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 			close(lost)
 		case <-ctx.Done():
 			if b.cfg.ControlledShutdown {
-				b.drain(session)
+				b.shutdownDrain(session)
 			}
 		case <-serveCtx.Done():
 		}
@@ -466,6 +476,10 @@ func (b *Broker) serveMetrics(addr string) (stop func(), err error) {
 type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	// drainSeconds and drainPending follow this broker's drains
+	// (followDrain).
+	drainSeconds prometheus.Histogram
+	drainPending prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -476,7 +490,16 @@ func newMetrics() *metrics {
 			Help: "Kafka requests received, by API.",
 		}, []string{"api"}),
 	}
-	m.registry.MustRegister(m.requests)
+	m.drainSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "spotstream_broker_drain_seconds",
+		Help:    "Time from the start of a drain of this broker (interruption notice, rebalance recommendation, spotstream broker drain) until it was drained: no leadership another replica could take, and temporary replicas in sync.",
+		Buckets: []float64{0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120},
+	})
+	m.drainPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "spotstream_broker_drain_pending_partitions",
+		Help: "Partitions that still hold this broker's drain up; 0 when it is not draining or drained.",
+	})
+	m.registry.MustRegister(m.requests, m.drainSeconds, m.drainPending)
 	return m
 }
 

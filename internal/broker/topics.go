@@ -87,7 +87,7 @@ func (b *Broker) createTopic(ctx context.Context, tr topicRequest, validateOnly 
 			return nil, kerrf(kerr.InvalidReplicationFactor, "replication factor must be positive, not %d", rf)
 		}
 		var err error
-		assignment, err = placement.Assign(placementBrokers(snap), int(n), int(rf), mrand.IntN(1<<20), mrand.IntN(1<<20), 0)
+		assignment, err = placement.Assign(placementBrokers(snap), placementPartitions(snap), int(n), int(rf), mrand.Uint64())
 		if err != nil {
 			return nil, kerrf(kerr.InvalidReplicationFactor, "%v", err)
 		}
@@ -145,7 +145,19 @@ func validateAssignment(assignment [][]int32, snap *cluster.Snapshot) error {
 func placementBrokers(snap *cluster.Snapshot) []placement.Broker {
 	out := make([]placement.Broker, 0, len(snap.Brokers))
 	for _, bi := range sortedBrokers(snap) {
-		out = append(out, placement.Broker{ID: bi.ID, Rack: bi.Rack})
+		out = append(out, placement.Broker{ID: bi.ID, Rack: bi.Rack, Capacity: bi.Capacity, Draining: bi.Draining() != cluster.DrainNone})
+	}
+	return out
+}
+
+// placementPartitions returns every partition's replicas, the load that
+// new partitions are balanced against.
+func placementPartitions(snap *cluster.Snapshot) []placement.Partition {
+	var out []placement.Partition
+	for name, t := range snap.Topics {
+		for i := range t.Partitions {
+			out = append(out, placement.Partition{Topic: name, Partition: int32(i), Replicas: t.Partitions[i].Replicas})
+		}
 	}
 	return out
 }

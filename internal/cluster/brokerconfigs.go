@@ -136,6 +136,27 @@ func (b *builder) dynamicConfigs() map[int32]map[string]string {
 	return b.next.DynamicBrokerConfigs
 }
 
+// DrainConfig is the dynamic broker config by which an operator drains a
+// broker (spotstream broker drain): "leadership" or "full". It lives with
+// the broker's other dynamic configs, so that the drain survives the
+// broker's restarts, and Kafka's own tools can set and clear it.
+const DrainConfig = "broker.drain"
+
+// operatorDrains fills in each broker's OperatorDrain from its dynamic
+// configs, after a change to either.
+func (b *builder) operatorDrains() {
+	for id, info := range b.next.Brokers {
+		d, err := ParseDrain(b.next.DynamicBrokerConfigs[id][DrainConfig])
+		if err != nil {
+			b.log.Warn("ignoring malformed drain", "broker", id, "err", err)
+		}
+		if d != info.OperatorDrain {
+			info.OperatorDrain = d
+			b.brokers()[id] = info
+		}
+	}
+}
+
 // applyBrokerConfigs applies a change of a configs/brokers/ key.
 func (b *builder) applyBrokerConfigs(key string, broker int32, kv *mvccpb.KeyValue, deleted bool) {
 	if deleted {

@@ -36,7 +36,8 @@
 //	                           "incarnation":"<22 chars>","epoch":812}
 //	    A live broker, bound to the broker's lease (TTL from
 //	    broker.session.timeout.ms): a broker that dies disappears on its own.
-//	    state is "starting", "running" or "draining". directories are the
+//	    state is "starting", "running", "draining" (drain, "leadership"
+//	    or "full", says how far) or "stopping". directories are the
 //	    directory ids of its log directories (directory.id in their
 //	    meta.properties). quorum, present when the broker can run a member
 //	    of the embedded etcd cluster, says where that member serves and

@@ -126,6 +126,10 @@ func (p *PartitionState) PruneToReplicas() {
 	keep := func(id int32) bool { return slices.Contains(p.Replicas, id) }
 	p.ISR = slices.DeleteFunc(p.ISR, func(id int32) bool { return !keep(id) })
 	p.ELR = slices.DeleteFunc(p.ELR, func(id int32) bool { return !keep(id) })
+	p.Temporary = slices.DeleteFunc(p.Temporary, func(id int32) bool { return !keep(id) })
+	if len(p.Temporary) == 0 {
+		p.Temporary = nil
+	}
 	for id := range p.Dirs {
 		if !keep(id) {
 			delete(p.Dirs, id)

@@ -336,6 +336,22 @@ func (ss *Session) SetState(ctx context.Context, state BrokerState) (int64, erro
 	return rev, nil
 }
 
+// SetDrain drains the broker by its own decision (an interruption notice,
+// a rebalance recommendation): StateDraining with drain d, or, for
+// DrainNone, StateRunning again.
+func (ss *Session) SetDrain(ctx context.Context, d Drain) (int64, error) {
+	rev, err := ss.update(ctx, func(r *Registration) {
+		r.State, r.Drain = StateDraining, d
+		if d == DrainNone {
+			r.State = StateRunning
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cluster: setting drain of broker %d to %s: %w", ss.id, d, err)
+	}
+	return rev, nil
+}
+
 // SetQuorumMember rewrites the registration with the id of the embedded
 // etcd member the broker now runs ("" for none). The broker must have
 // registered a QuorumPeer.

@@ -297,6 +297,9 @@ func (b *builder) malformed(key string, err error) {
 // finish returns the new snapshot at revision rev.
 func (b *builder) finish(rev int64) *Snapshot {
 	b.next.Revision = rev
+	if b.brokersCopied || b.brokerConfigsCopied {
+		b.operatorDrains()
+	}
 	if b.candidatesCopied {
 		b.next.ControllerID, b.next.ControllerEpoch = -1, 0
 		for _, c := range b.next.candidates {

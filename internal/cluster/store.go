@@ -245,11 +245,25 @@ func (s *Store) cas(ctx context.Context, key string, step func(kv *mvccpb.KeyVal
 // trip tells the two failures apart: the outer transaction compares conds,
 // the inner one key's revision. Its response is the inner transaction's.
 func (s *Store) casIf(ctx context.Context, key string, conds []clientv3.Cmp, step func(kv *mvccpb.KeyValue) ([]clientv3.Op, error)) (*clientv3.TxnResponse, error) {
-	resp, err := s.client.Get(ctx, key)
-	if err != nil {
-		return nil, err
+	return s.casIfFrom(ctx, key, nil, conds, step)
+}
+
+// casIfFrom is casIf starting from guess, the key's value as the caller
+// last saw it, rather than from a read: a writer that follows the
+// snapshots saves a linearizable read (a round of etcd's consensus) per
+// write, and a stale guess costs one failed compare, whose answer carries
+// the current value. A nil guess reads first.
+func (s *Store) casIfFrom(ctx context.Context, key string, guess *mvccpb.KeyValue, conds []clientv3.Cmp, step func(kv *mvccpb.KeyValue) ([]clientv3.Op, error)) (*clientv3.TxnResponse, error) {
+	var kvs []*mvccpb.KeyValue
+	if guess != nil {
+		kvs = []*mvccpb.KeyValue{guess}
+	} else {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		kvs = resp.Kvs
 	}
-	kvs := resp.Kvs
 	for {
 		var kv *mvccpb.KeyValue
 		cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)

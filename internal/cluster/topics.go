@@ -224,13 +224,26 @@ func (s *Store) UpdatePartition(ctx context.Context, topic string, partition int
 // write, however late its request reaches etcd. fn's own checks still run
 // on the fresh state; conds fence the writer, fn the state it writes over.
 func (s *Store) UpdatePartitionIf(ctx context.Context, topic string, partition int32, conds []clientv3.Cmp, fn func(*PartitionState) error) (PartitionState, int64, error) {
+	return s.UpdatePartitionFrom(ctx, topic, partition, nil, conds, fn)
+}
+
+// UpdatePartitionFrom is UpdatePartitionIf starting from known, the state
+// the caller last saw (from a Snapshot, with its Revision), instead of
+// reading it first: one round trip to etcd instead of two when known is
+// current, and the same outcome when it is not (fn then runs again on the
+// current state). A nil or unavailable known reads first.
+func (s *Store) UpdatePartitionFrom(ctx context.Context, topic string, partition int32, known *PartitionState, conds []clientv3.Cmp, fn func(*PartitionState) error) (PartitionState, int64, error) {
 	if err := ValidateTopicName(topic); err != nil {
 		return PartitionState{}, 0, err
 	}
 	key := s.keys.partition(topic, partition)
+	var guess *mvccpb.KeyValue
+	if known != nil && known.Available() {
+		guess = &mvccpb.KeyValue{Key: []byte(key), Value: []byte(encodePartition(known)), ModRevision: known.Revision}
+	}
 	var result PartitionState
 	var fnErr error
-	tr, err := s.casIf(ctx, key, conds, func(kv *mvccpb.KeyValue) ([]clientv3.Op, error) {
+	tr, err := s.casIfFrom(ctx, key, guess, conds, func(kv *mvccpb.KeyValue) ([]clientv3.Op, error) {
 		if kv == nil {
 			return nil, s.missingPartition(ctx, topic, partition)
 		}

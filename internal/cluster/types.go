@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -18,13 +19,67 @@ const (
 	StateStarting BrokerState = "starting"
 	// StateRunning: serving.
 	StateRunning BrokerState = "running"
-	// StateDraining: leaving (interruption notice, SIGTERM); the controller
-	// moves leadership away and assigns nothing new to it.
+	// StateDraining: drained by the broker itself on an interruption
+	// notice or a rebalance recommendation (Registration.Drain says how
+	// far). It keeps serving as a follower, in the ISRs, and takes no new
+	// leadership.
 	StateDraining BrokerState = "draining"
+	// StateStopping: a controlled shutdown (SIGTERM): drained, and out of
+	// every ISR, so that producers do not wait for a broker about to stop.
+	StateStopping BrokerState = "stopping"
 )
 
 func (s BrokerState) valid() bool {
-	return s == StateStarting || s == StateRunning || s == StateDraining
+	return s == StateStarting || s == StateRunning || s == StateDraining || s == StateStopping
+}
+
+// Drain is how far a broker is being emptied before it goes. See
+// BrokerInfo.Draining.
+type Drain string
+
+// Drains, weakest first.
+const (
+	// DrainNone: the broker takes leaderships and replicas as usual.
+	DrainNone Drain = ""
+	// DrainLeadership: leadership moves to other replicas and no new
+	// leadership comes; the replicas stay (a rebalance recommendation).
+	DrainLeadership Drain = "leadership"
+	// DrainFull: as DrainLeadership, and no new replica comes; where the
+	// broker's loss would leave a partition with fewer live replicas than
+	// min.insync.replicas, the controller adds a temporary replica
+	// elsewhere (an interruption notice).
+	DrainFull Drain = "full"
+)
+
+// ParseDrain returns the Drain named s: "", "none", "leadership" or
+// "full".
+func ParseDrain(s string) (Drain, error) {
+	switch Drain(s) {
+	case DrainNone, "none":
+		return DrainNone, nil
+	case DrainLeadership, DrainFull:
+		return Drain(s), nil
+	}
+	return DrainNone, fmt.Errorf("cluster: unknown drain %q (none, leadership or full)", s)
+}
+
+// rank orders drains from weakest to strongest.
+func (d Drain) rank() int {
+	switch d {
+	case DrainLeadership:
+		return 1
+	case DrainFull:
+		return 2
+	}
+	return 0
+}
+
+// String returns the drain's name, "none" for DrainNone.
+func (d Drain) String() string {
+	if d == DrainNone {
+		return "none"
+	}
+	return string(d)
 }
 
 // Registration is what a broker announces about itself in brokers/<id>.
@@ -38,6 +93,9 @@ type Registration struct {
 	// Capacity is broker.capacity: "on-demand" or "spot".
 	Capacity string      `json:"capacity,omitempty"`
 	State    BrokerState `json:"state"`
+	// Drain is how far the broker drains itself while StateDraining
+	// (DrainFull when unset).
+	Drain Drain `json:"drain,omitempty"`
 	// Directories are the directory ids of the broker's log directories
 	// (directory.id in their meta.properties), in log.dirs order. A copy
 	// of a partition that a partition state records in a directory the
@@ -73,7 +131,38 @@ type BrokerInfo struct {
 	Incarnation string `json:"incarnation"`
 	// Epoch grows with every registration of the id.
 	Epoch int64 `json:"epoch"`
+
+	// OperatorDrain is the drain an operator asked for with the broker's
+	// dynamic config broker.drain (spotstream broker drain). It is not
+	// part of the registration: snapshots fill it in, so that a drain
+	// outlives the broker's restarts until it is undone.
+	OperatorDrain Drain `json:"-"`
 }
+
+// Draining returns how far the broker is drained: the stronger of its own
+// drain (StateDraining, or StateStopping, which drains fully) and the
+// operator's.
+func (b *BrokerInfo) Draining() Drain {
+	own := DrainNone
+	switch b.State {
+	case StateStopping:
+		own = DrainFull
+	case StateDraining:
+		own = cmp.Or(b.Drain, DrainFull)
+	}
+	if b.OperatorDrain.rank() > own.rank() {
+		return b.OperatorDrain
+	}
+	return own
+}
+
+// Leads reports whether the broker may take leaderships: it is not
+// drained.
+func (b *BrokerInfo) Leads() bool { return b.Draining() == DrainNone }
+
+// Stopping reports whether the broker is in a controlled shutdown: it
+// leaves every ISR while still alive.
+func (b *BrokerInfo) Stopping() bool { return b.State == StateStopping }
 
 // NoLeader is the Leader of a partition without a leader.
 const NoLeader int32 = -1
@@ -102,6 +191,13 @@ type PartitionState struct {
 	// Adding and Removing describe an ongoing reassignment (KIP-455).
 	Adding   []int32 `json:"adding,omitempty"`
 	Removing []int32 `json:"removing,omitempty"`
+	// Temporary are replicas the controller added because fully drained
+	// brokers would otherwise leave fewer live replicas than
+	// min.insync.replicas. They are removed once the drained replicas are
+	// back in sync (a replacement caught up, or the drain was undone), and
+	// become ordinary replicas when a drained broker stays dead past
+	// broker.replacement.grace.ms.
+	Temporary []int32 `json:"temporary,omitempty"`
 
 	// Revision is the mod revision of the key this state was read from. It
 	// is not stored: 0 means the partition has no key yet (not available).
@@ -118,6 +214,7 @@ func (p PartitionState) Clone() PartitionState {
 	p.ELR = slices.Clone(p.ELR)
 	p.Dirs = maps.Clone(p.Dirs)
 	p.Adding = slices.Clone(p.Adding)
+	p.Temporary = slices.Clone(p.Temporary)
 	p.Removing = slices.Clone(p.Removing)
 	return p
 }

@@ -88,6 +88,12 @@ type Broker struct {
 	HeartbeatInterval time.Duration
 	// ControlledShutdown is controlled.shutdown.enable.
 	ControlledShutdown bool
+	// ReplacementGrace is broker.replacement.grace.ms.
+	ReplacementGrace time.Duration
+	// RepairMaxMoves is placement.repair.max.moves.
+	RepairMaxMoves int
+	// RebalanceAction is cloud.rebalance.recommendation.action.
+	RebalanceAction string
 
 	// Groups and committed offsets: offsets.* and group.* keys.
 	OffsetsTopicPartitions        int32
@@ -277,6 +283,12 @@ func (r *resolver) resolveRest(b *Broker) {
 	b.ReplicaFetchWaitMax = r.millis("replica.fetch.wait.max.ms")
 	b.ReplicaFetchMinBytes = r.i32("replica.fetch.min.bytes")
 	b.SessionTimeout = r.millis("broker.session.timeout.ms")
+	b.ReplacementGrace = r.millis("broker.replacement.grace.ms")
+	b.RebalanceAction = r.str("cloud.rebalance.recommendation.action")
+	b.RepairMaxMoves = int(r.i32("placement.repair.max.moves"))
+	if r.isSet("broker.drain") {
+		r.fail(invalid("broker.drain", r.str("broker.drain"), "a dynamic config of one broker: set it with spotstream broker drain (or AlterConfigs on the broker), not in server.properties"))
+	}
 	b.HeartbeatInterval = r.millis("broker.heartbeat.interval.ms")
 	b.ControlledShutdown = r.boolean("controlled.shutdown.enable")
 	b.OffsetsTopicPartitions = r.i32("offsets.topic.num.partitions")

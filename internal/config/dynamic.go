@@ -22,6 +22,7 @@ import (
 // segment sizes, listeners...); spotstream rejects those until it has a
 // runtime path for them, rather than storing a value it would not apply.
 var dynamicBrokerKeys = []string{
+	"broker.drain",
 	"log.flush.interval.messages",
 	"log.message.timestamp.type",
 	"message.max.bytes",

@@ -71,10 +71,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	b := cfg.Broker
 	if b == nil {
-		var err error
-		if b, _, err = config.NewBroker(nil); err != nil {
-			return nil, fmt.Errorf("controller: default broker config: %w", err)
-		}
+		b = defaultBroker
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -167,11 +164,13 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 // lead acts as controller for term t until ctx ends or t is deposed: it
-// reconciles each new snapshot.
+// reconciles each new snapshot, and again when a dead broker's grace
+// period ends.
 func (c *Controller) lead(ctx context.Context, t *term) {
 	var waitRev int64 // skip snapshots older than our last write: nothing new to do
 	delay := minRetryDelay
-	var retry <-chan time.Time
+	var retry, expiry <-chan time.Time
+	var mem tenure // what this term remembers (repair.go)
 	for {
 		ch := c.cache.Changed()
 		snap := c.cache.Load()
@@ -184,23 +183,30 @@ func (c *Controller) lead(ctx context.Context, t *term) {
 			// The cache has not yet seen our victory (or our writes):
 			// decide from a snapshot that has.
 		default:
-			rev, err := c.reconcileAll(ctx, snap, t) // elections, then reassignments (reassign.go)
+			rev, err := c.reconcileAll(ctx, snap, t, &mem)
 			switch {
 			case errors.Is(err, cluster.ErrConditionFailed):
 				return
 			case err != nil && ctx.Err() == nil:
-				c.log.Warn("leader elections failed; retrying", "err", err, "retry.in", delay)
+				c.log.Warn("reconciling the cluster failed; retrying", "err", err, "retry.in", delay)
 				retry = time.After(delay)
 				delay = min(2*delay, maxRetryDelay)
 			default:
 				retry, delay = nil, minRetryDelay
 				waitRev = max(waitRev, rev)
 			}
+			expiry = nil
+			if next := mem.nextExpiry(c.broker.ReplacementGrace); !next.IsZero() {
+				expiry = time.After(max(time.Until(next), 0) + time.Millisecond)
+			}
 		}
 		select {
 		case <-ch:
 		case <-retry:
 			retry = nil
+			waitRev = 0
+		case <-expiry:
+			expiry = nil
 			waitRev = 0
 		case <-ctx.Done():
 			return

@@ -1,8 +1,10 @@
 // Package controller is the cluster's controller: one broker, elected
 // through etcd, that makes the leadership decisions the brokers cannot make
-// for themselves. For now it elects partition leaders when a leader's
-// broker dies or an offline partition's replica comes back, and moves
-// leadership to preferred replicas on request (Kafka's ElectLeaders).
+// for themselves. It elects partition leaders when a leader's
+// broker dies, is drained, or an offline partition's replica comes back,
+// moves leadership to preferred replicas on request (Kafka's
+// ElectLeaders), carries out reassignments, and keeps replicas placed by
+// zone and capacity while brokers come and go.
 //
 // # Election
 //
@@ -71,6 +73,18 @@
 // removed replicas, and a removed leader hands over to the first live
 // in-sync target replica (LeaderEpoch+1). Brokers that left Replicas
 // delete their copies (package replica). See reassign.go.
+//
+// # Drains, temporary replicas and placement repair
+//
+// Drained brokers lose their leaderships (settle) but stay in the ISRs;
+// fully drained ones get temporary replicas beside them where their loss
+// would leave a partition below min.insync.replicas (drain.go). Dead
+// brokers keep their replicas for broker.replacement.grace.ms, then
+// package placement re-places them, and it repairs rule violations and
+// imbalance once the cluster is settled, all through reassignments, at
+// most placement.repair.max.moves at once (repair.go). Each snapshot is
+// reconciled in stages (reconcileAll): elections and temporary replicas,
+// then completions, releases, adoptions and repair.
 //
 // # Why two leaders never accept writes for the same epoch
 //

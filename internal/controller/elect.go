@@ -31,8 +31,8 @@ const (
 	kindClean               // a live ISR member leads
 	kindOffline             // no live ISR member: Leader -1
 	kindUnclean             // a live replica outside the ISR leads
-	kindMoved               // leadership left a draining broker for an ISR member
-	kindShrunk              // dead or draining followers left the ISR
+	kindMoved               // leadership left a drained broker for an ISR member
+	kindShrunk              // dead or stopping followers left the ISR
 )
 
 func (k kind) String() string {
@@ -61,9 +61,10 @@ type policy struct {
 }
 
 // needsLeader reports whether p may need a change: it has no leader, its
-// leader's copy is not live, an ISR member is dead or draining, or an ISR
-// or ELR member's copy is gone. It is the cheap test run on every
-// partition of every snapshot; electLeader decides what to write.
+// leader's copy is not live or its broker is drained, an ISR member is
+// dead or stopping, or an ISR or ELR member's copy is gone. It is the
+// cheap test run on every partition of every snapshot; electLeader
+// decides what to write.
 func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo) bool {
 	if !p.Available() || len(p.Replicas) == 0 {
 		return false
@@ -71,8 +72,11 @@ func needsLeader(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo
 	if p.Leader == cluster.NoLeader || !p.CopyLive(p.Leader, brokers) {
 		return true
 	}
+	if b := brokers[p.Leader]; !b.Leads() {
+		return true
+	}
 	for _, id := range p.ISR {
-		if b, live := brokers[id]; !live || b.State == cluster.StateDraining {
+		if b, live := brokers[id]; !live || b.Stopping() {
 			return true
 		}
 	}
@@ -100,20 +104,23 @@ func goneCopies(p *cluster.PartitionState, brokers map[int32]cluster.BrokerInfo)
 	return gone
 }
 
-// active reports whether id is a live broker that is not draining.
+// active reports whether id is a live broker that may lead: not drained.
 func active(brokers map[int32]cluster.BrokerInfo, id int32) bool {
 	b, live := brokers[id]
-	return live && b.State != cluster.StateDraining
+	return live && b.Leads()
 }
 
 // settle handles a partition whose leader's copy is live: leadership moves
-// off a draining leader to an active ISR member (as Kafka's controlled
-// shutdown does), and dead or draining followers leave the ISR at once
+// off a drained leader to an active ISR member (as Kafka's controlled
+// shutdown does), and dead or stopping followers leave the ISR at once
 // rather than after replica.lag.time.max.ms, as Kafka's controller fences
 // a broker whose session ended: acks=all producers must not wait for a
-// broker that is gone. Those leaving become eligible when the ISR falls
-// below min.insync.replicas (cluster.PartitionState.LeaveISR), and copies
-// that are gone leave for good. Shrinking the ISR never endangers an
+// broker that is gone. A drained follower that is not stopping stays: it
+// still replicates, so the ISR does not shrink before the broker goes
+// (its leader removes it as soon as it falls silent, package partition).
+// Those leaving become eligible when the ISR falls below
+// min.insync.replicas (cluster.PartitionState.LeaveISR), and copies that
+// are gone leave for good. Shrinking the ISR never endangers an
 // acknowledged record: the remaining members, the leader among them, hold
 // every one of them.
 func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, pol policy) (cluster.PartitionState, kind) {
@@ -131,9 +138,9 @@ func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, pol 
 			next.ElectFrom(l, false)
 			k = kindMoved
 		}
-		// Else nowhere to go: the draining broker keeps leading.
+		// Else nowhere to go: the drained broker keeps leading.
 	}
-	if out := inactive(next.ISR, next.Leader, brokers); len(out) > 0 {
+	if out := leaving(next.ISR, next.Leader, brokers); len(out) > 0 {
 		next.LeaveISR(out, pol.minISR)
 		if k == kindNone {
 			k = kindShrunk
@@ -142,12 +149,12 @@ func settle(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo, pol 
 	return next, k
 }
 
-// inactive returns the members of isr, other than leader, that are dead or
-// draining.
-func inactive(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) []int32 {
+// leaving returns the members of isr, other than leader, that are dead or
+// stopping.
+func leaving(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) []int32 {
 	var out []int32
 	for _, id := range isr {
-		if id != leader && !active(brokers, id) {
+		if b, live := brokers[id]; id != leader && (!live || b.Stopping()) {
 			out = append(out, id)
 		}
 	}
@@ -163,7 +170,7 @@ func inactive(isr []int32, leader int32, brokers map[int32]cluster.BrokerInfo) [
 // leader replica (ELR), each only with the copy the state records for it
 // (a broker back on a fresh disk under the same id is neither); then, if
 // the policy allows unclean elections, any live replica. Within each
-// group, replicas come in assignment order, draining brokers last.
+// group, replicas come in assignment order, drained brokers last.
 //
 // Called on the state about to be replaced (inside UpdatePartitionIf), so
 // a leader that came back or was replaced meanwhile means kindNone.
@@ -190,7 +197,7 @@ func electLeader(p cluster.PartitionState, brokers map[int32]cluster.BrokerInfo,
 	for _, eligible := range []func(int32) bool{inISR, inELR} {
 		if l := pick(p.Replicas, brokers, eligible); l >= 0 {
 			next.ElectFrom(l, false)
-			if out := inactive(next.ISR, l, brokers); len(out) > 0 {
+			if out := leaving(next.ISR, l, brokers); len(out) > 0 {
 				next.LeaveISR(out, pol.minISR)
 			}
 			return next, kindClean
@@ -231,7 +238,7 @@ func electPreferred(p cluster.PartitionState, brokers map[int32]cluster.BrokerIn
 }
 
 // pick returns the first replica, in order, that is live and eligible, or
-// -1. A draining broker is leaving: it is picked only if no other replica
+// -1. A drained broker is leaving: it is picked only if no other replica
 // qualifies, since a partition led by it is better than an offline one.
 func pick(replicas []int32, brokers map[int32]cluster.BrokerInfo, eligible func(int32) bool) int32 {
 	fallback := int32(-1)
@@ -240,7 +247,7 @@ func pick(replicas []int32, brokers map[int32]cluster.BrokerInfo, eligible func(
 		if !live || !eligible(id) {
 			continue
 		}
-		if b.State != cluster.StateDraining {
+		if b.Leads() {
 			return id
 		}
 		if fallback < 0 {

@@ -8,13 +8,17 @@ import (
 	"github.com/spotstream/spotstream/internal/cluster"
 )
 
-// live returns the registrations of ids; a negative id is a draining broker.
+// live returns the registrations of ids; a negative id is a drained
+// broker, one above 100 a stopping broker (id-100).
 func live(ids ...int32) map[int32]cluster.BrokerInfo {
 	m := map[int32]cluster.BrokerInfo{}
 	for _, id := range ids {
 		state := cluster.StateRunning
-		if id < 0 {
+		switch {
+		case id < 0:
 			id, state = -id, cluster.StateDraining
+		case id > 100:
+			id, state = id-100, cluster.StateStopping
 		}
 		m[id] = cluster.BrokerInfo{Registration: cluster.Registration{ID: id, State: state}}
 	}
@@ -78,12 +82,15 @@ func TestElectLeader(t *testing.T) {
 		{"first live ISR member in replica order", state(r, 1, 4, []int32{3, 1, 2}), live(2, 3), lax, "leader 2 epoch 5 isr [3 2]", kindClean},
 		{"skips live replicas outside the ISR", state(r, 1, 4, []int32{1, 3}), live(2, 3), lax, "leader 3 epoch 5 isr [3]", kindClean},
 		{"dead followers leave the ISR", state(r, 1, 4, r), live(3), lax, "leader 3 epoch 5 isr [3]", kindClean},
-		{"draining only as a last resort", state(r, 1, 4, r), live(-2, 3), lax, "leader 3 epoch 5 isr [3]", kindClean},
+		{"drained only as a last resort, and stays in the ISR", state(r, 1, 4, r), live(-2, 3), lax, "leader 3 epoch 5 isr [2 3]", kindClean},
+		{"stopping only as a last resort, and leaves the ISR", state(r, 1, 4, r), live(102, 3), lax, "leader 3 epoch 5 isr [3]", kindClean},
 		{"draining rather than offline", state(r, 1, 4, r), live(-2), lax, "leader 2 epoch 5 isr [2]", kindClean},
-		{"leadership moves off a draining leader", state(r, 1, 4, r), live(-1, 2, 3), lax, "leader 2 epoch 5 isr [2 3]", kindMoved},
+		{"leadership moves off a drained leader, which stays in the ISR", state(r, 1, 4, r), live(-1, 2, 3), lax, "leader 2 epoch 5 isr [1 2 3]", kindMoved},
+		{"leadership moves off a stopping leader, which leaves the ISR", state(r, 1, 4, r), live(101, 2, 3), lax, "leader 2 epoch 5 isr [2 3]", kindMoved},
 		{"draining leader with nowhere to go", state(r, 1, 4, []int32{1, 2}), live(-1, 3), lax, "leader 1 epoch 4 isr [1]", kindShrunk},
 		{"dead follower leaves the ISR", state(r, 1, 4, r), live(1, 3), lax, "leader 1 epoch 4 isr [1 3]", kindShrunk},
-		{"draining follower leaves the ISR", state(r, 1, 4, r), live(1, -2, 3), lax, "leader 1 epoch 4 isr [1 3]", kindShrunk},
+		{"a drained follower stays in the ISR", state(r, 1, 4, r), live(1, -2, 3), lax, "leader 1 epoch 4 isr [1 2 3]", kindNone},
+		{"a stopping follower leaves the ISR", state(r, 1, 4, r), live(1, 102, 3), lax, "leader 1 epoch 4 isr [1 3]", kindShrunk},
 		{"offline: the last leader leaves the ISR for the ELR", state(r, 1, 4, []int32{1}), live(2, 3), lax, "leader -1 epoch 5 isr [] elr [1]", kindOffline},
 		{"offline, dead ISR", state(r, 1, 4, []int32{1, 2}), live(3), lax, "leader -1 epoch 5 isr [2]", kindOffline},
 		{"offline stays offline", withELR(state(r, -1, 5, nil), 1), live(2, 3), lax, "leader -1 epoch 5 isr [] elr [1]", kindNone},

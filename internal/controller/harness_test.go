@@ -51,8 +51,16 @@ type node struct {
 	stop    func() // stops the controller and the cache, and waits for them
 }
 
+// newTestCluster starts controllers for ids. Placement repair is off: the
+// tests lay partitions out by hand and watch elections and reassignments
+// of exactly those; the repair tests turn it on (withRepair).
 func newTestCluster(t *testing.T, ids ...int32) *testCluster {
-	b, _, err := config.NewBroker(nil)
+	return newTestClusterWith(t, map[string]string{"placement.repair.max.moves": "0"}, ids...)
+}
+
+// newTestClusterWith is newTestCluster with the given broker configs.
+func newTestClusterWith(t *testing.T, props map[string]string, ids ...int32) *testCluster {
+	b, _, err := config.NewBroker(props)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
 )
@@ -162,20 +164,51 @@ func (c *Controller) ListReassignments(parts []TopicPartition) ([]OngoingReassig
 	return out, nil
 }
 
-// reconcileAll is one reconciliation of a snapshot: leader elections
-// first (a dead leader matters more than a pending move), then the
-// reassignments that can complete. It returns the highest revision
-// written, and ErrConditionFailed (deposed) in preference to other errors.
-func (c *Controller) reconcileAll(ctx context.Context, snap *cluster.Snapshot, t *term) (int64, error) {
-	rev, err := c.reconcile(ctx, snap, t)
-	if errors.Is(err, cluster.ErrConditionFailed) {
-		return rev, err
+// reconcileAll is one reconciliation of a snapshot: leader elections (a
+// dead leader matters most) together with the temporary replicas of
+// drains (drain.go), which take longest to catch up and so start at once;
+// then the reassignments that can complete, the temporary replicas that
+// can go, and placement repair (repair.go). It returns the highest
+// revision written, and ErrConditionFailed (deposed) in preference to
+// other errors. Each write decides again on the partition state it
+// replaces, so steps that touch one partition at once, or one after the
+// other, never undo each other.
+func (c *Controller) reconcileAll(ctx context.Context, snap *cluster.Snapshot, t *term, mem *tenure) (int64, error) {
+	now := time.Now()
+	grace := c.broker.ReplacementGrace
+	gone := mem.observe(snap, now)
+	expired := func(id int32) bool { return slices.Contains(gone, id) && !mem.inGrace(id, now, grace) }
+	view := newPlacementView(snap, gone, func(id int32) bool { return !expired(id) }, mem.last)
+	stages := [][]func() (int64, error){
+		{
+			func() (int64, error) { return c.reconcile(ctx, snap, t) },
+			func() (int64, error) { return c.addTemporaries(ctx, snap, t, view) },
+		},
+		{func() (int64, error) { return c.completeReassignments(ctx, snap, t) }},
+		{func() (int64, error) { return c.releaseTemporaries(ctx, snap, t) }},
+		{func() (int64, error) { return c.adoptTemporaries(ctx, snap, t, expired) }},
+		{func() (int64, error) { return c.repair(ctx, snap, t, view, &mem.repaired) }},
 	}
-	rev2, err2 := c.completeReassignments(ctx, snap, t)
-	if err == nil || errors.Is(err2, cluster.ErrConditionFailed) {
-		err = err2
+	var last int64
+	var firstErr error
+	for _, stage := range stages {
+		revs, errs := make([]int64, len(stage)), make([]error, len(stage))
+		var wg sync.WaitGroup
+		for i, step := range stage {
+			wg.Go(func() { revs[i], errs[i] = step() })
+		}
+		wg.Wait()
+		for i := range stage {
+			last = max(last, revs[i])
+			if errors.Is(errs[i], cluster.ErrConditionFailed) {
+				return last, errs[i]
+			}
+			if firstErr == nil {
+				firstErr = errs[i]
+			}
+		}
 	}
-	return max(rev, rev2), err
+	return last, firstErr
 }
 
 // completeReassignments writes the completion of every reassignment of
@@ -198,7 +231,7 @@ func (c *Controller) completeReassignments(ctx context.Context, snap *cluster.Sn
 	}
 	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
 		var done bool
-		state, rev, err := c.store.UpdatePartitionIf(ctx, j.topic, j.partition, t.fence(), func(p *cluster.PartitionState) error {
+		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
 			// Decided again on the current state: the ISR may have shrunk,
 			// or the reassignment been cancelled, since the snapshot.
 			next, ok := completeReassignment(*p, snap.Brokers)

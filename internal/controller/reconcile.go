@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/config"
 )
 
 // maxWriters bounds the elections written at once. etcd commits concurrent
@@ -104,6 +106,18 @@ feed:
 	return lastRev, failed
 }
 
+// update writes one partition's change decided by fn, starting from its
+// state in snap (the controller follows the snapshots, so that state is
+// nearly always current and the write takes one round trip), fenced by
+// the term.
+func (c *Controller) update(ctx context.Context, snap *cluster.Snapshot, t *term, j job, fn func(*cluster.PartitionState) error) (cluster.PartitionState, int64, error) {
+	var known *cluster.PartitionState
+	if p, ok := snap.Partition(j.topic, j.partition); ok {
+		known = &p
+	}
+	return c.store.UpdatePartitionFrom(ctx, j.topic, j.partition, known, t.fence(), fn)
+}
+
 // electLeader writes the election of one partition, deciding again on the
 // partition's current state, and returns the revision written (0 if
 // nothing was). Liveness is the snapshot's: a broker it shows dead had its
@@ -112,7 +126,7 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 	pol := c.policy(snap.Topics[j.topic])
 	var k kind
 	var old cluster.PartitionState
-	state, rev, err := c.store.UpdatePartitionIf(ctx, j.topic, j.partition, t.fence(), func(p *cluster.PartitionState) error {
+	state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
 		old = *p
 		*p, k = electLeader(*p, snap.Brokers, pol)
 		return nil
@@ -136,30 +150,49 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 	case kindUnclean:
 		c.log.Warn("unclean leader election: records the new leader lacks are lost", attrs...)
 	case kindMoved:
-		c.log.Info("moved partition leadership off a draining broker", attrs...)
+		c.log.Info("moved partition leadership off a drained broker", attrs...)
 	case kindShrunk:
-		c.log.Info("removed dead or draining brokers from the ISR", attrs...)
+		c.log.Info("removed dead or stopping brokers from the ISR", attrs...)
 	}
 	return rev, nil
 }
 
 // policy returns the topic's unclean.leader.election.enable and
 // min.insync.replicas, else the broker defaults.
-func (c *Controller) policy(t *cluster.Topic) policy {
-	defaults := c.broker.TopicDefaults()
+func (c *Controller) policy(t *cluster.Topic) policy { return topicPolicy(c.broker, t, c.log) }
+
+// topicPolicy returns t's election policy under the broker defaults of cfg
+// (Kafka's defaults when nil); invalid topic configs are logged to log,
+// when not nil, and replaced by the defaults.
+func topicPolicy(cfg *config.Broker, t *cluster.Topic, log *slog.Logger) policy {
+	if cfg == nil {
+		cfg = defaultBroker
+	}
+	defaults := cfg.TopicDefaults()
 	pol := policy{unclean: defaults.UncleanLeaderElection, minISR: defaults.MinInsyncReplicas}
 	if t == nil {
 		return pol
 	}
-	cfg, err := c.broker.Topic(t.Configs)
+	tc, err := cfg.Topic(t.Configs)
 	if err != nil {
 		// Configs were validated when written; a bad one here (hand-edited
 		// etcd) must not make data loss the default.
-		c.log.Warn("invalid topic configs; using the broker defaults for elections", "topic", t.Name, "err", err)
+		if log != nil {
+			log.Warn("invalid topic configs; using the broker defaults for elections", "topic", t.Name, "err", err)
+		}
 		return pol
 	}
-	return policy{unclean: cfg.UncleanLeaderElection, minISR: cfg.MinInsyncReplicas}
+	return policy{unclean: tc.UncleanLeaderElection, minISR: tc.MinInsyncReplicas}
 }
+
+// defaultBroker is the configuration of a broker without settings.
+var defaultBroker = func() *config.Broker {
+	b, _, err := config.NewBroker(nil)
+	if err != nil {
+		panic(fmt.Sprintf("controller: default broker config: %v", err))
+	}
+	return b
+}()
 
 // TopicPartition names a partition.
 type TopicPartition struct {

@@ -101,13 +101,20 @@ func effectiveMinISR(minISR, replicas int) int { return max(1, min(minISR, repli
 
 // outOfSync returns the members of isr (other than self) that have not
 // been caught up for longer than lagMax: the ISR shrink.
-func outOfSync(self int32, isr []int32, followers map[int32]*follower, now time.Time, lagMax time.Duration) []int32 {
+func outOfSync(self int32, isr []int32, followers map[int32]*follower, now time.Time, rules ISRRules) []int32 {
 	var out []int32
 	for _, id := range isr {
 		if id == self {
 			continue
 		}
-		if f := followers[id]; f == nil || now.Sub(f.lastCaughtUp) > lagMax {
+		f := followers[id]
+		switch {
+		case f == nil || now.Sub(f.lastCaughtUp) > rules.LagMax:
+			out = append(out, id)
+		case rules.Leaving != nil && !f.lastFetch.IsZero() && now.Sub(f.lastFetch) > rules.LeavingSilence && rules.Leaving(id):
+			// Silent since its last fetch of this term. One that has not
+			// fetched yet may be switching over from leading; its lag
+			// (above) and its session cover it.
 			out = append(out, id)
 		}
 	}

@@ -123,23 +123,38 @@ func TestOutOfSync(t *testing.T) {
 		2: {lastCaughtUp: at(0)},
 		3: {lastCaughtUp: at(500)},
 		4: {lastCaughtUp: at(1500)},
+		6: {lastCaughtUp: at(400), lastFetch: at(900)}, // fetching, not caught up
+		7: {lastCaughtUp: at(600), lastFetch: at(600)},
+	}
+	leaving := func(ids ...int32) func(int32) bool {
+		return func(id int32) bool { return slices.Contains(ids, id) }
 	}
 	tests := []struct {
-		now  int
-		isr  []int32
-		want []int32
+		name    string
+		now     int
+		isr     []int32
+		leaving func(int32) bool
+		want    []int32
 	}{
-		{1000, []int32{1, 2, 3, 4}, nil},
-		{1001, []int32{1, 2, 3, 4}, []int32{2}},
-		{1600, []int32{1, 2, 3, 4}, []int32{2, 3}},
-		{1600, []int32{1, 3}, []int32{3}},
-		{1600, []int32{1, 5}, []int32{5}}, // unknown follower: out
-		{9000, []int32{1}, nil},           // the leader never leaves
+		{"all within lag", 1000, []int32{1, 2, 3, 4}, nil, nil},
+		{"one past lag", 1001, []int32{1, 2, 3, 4}, nil, []int32{2}},
+		{"two past lag", 1600, []int32{1, 2, 3, 4}, nil, []int32{2, 3}},
+		{"only members", 1600, []int32{1, 3}, nil, []int32{3}},
+		{"unknown follower", 1600, []int32{1, 5}, nil, []int32{5}},
+		{"the leader never leaves", 9000, []int32{1}, nil, nil},
+		{"leaving, never fetched this term", 1000, []int32{1, 3, 4}, leaving(3, 4), nil},
+		{"leaving and silent", 1000, []int32{1, 7}, leaving(7), []int32{7}},
+		{"leaving, heard from within the silence", 1000, []int32{1, 6}, leaving(6), nil},
+		{"leaving, silent since its last fetch", 1300, []int32{1, 6}, leaving(6), []int32{6}},
+		{"silent but not leaving", 1300, []int32{1, 6}, leaving(), nil},
 	}
 	for _, tt := range tests {
-		if got := outOfSync(1, tt.isr, followers, at(tt.now), lag); !slices.Equal(got, tt.want) {
-			t.Errorf("outOfSync(now=%d, isr=%v) = %v, want %v", tt.now, tt.isr, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			rules := ISRRules{LagMax: lag, Leaving: tt.leaving, LeavingSilence: 300 * time.Millisecond}
+			if got := outOfSync(1, tt.isr, followers, at(tt.now), rules); !slices.Equal(got, tt.want) {
+				t.Errorf("outOfSync(now=%d, isr=%v) = %v, want %v", tt.now, tt.isr, got, tt.want)
+			}
+		})
 	}
 }
 

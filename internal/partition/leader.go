@@ -278,18 +278,36 @@ func (p *Partition) isrWork(id int32, f *follower) bool {
 	return inISR && p.dirs[id] == "" && f.dir != ""
 }
 
+// ISRRules are what a leader's ISR check needs to know beyond its own
+// followers.
+type ISRRules struct {
+	// LagMax is replica.lag.time.max.ms: a member not caught up for that
+	// long leaves.
+	LagMax time.Duration
+	// Joinable, if not nil, vetoes followers that may not join whatever
+	// their offsets say: a broker that died or is stopping keeps its last
+	// fetch offset here, and proposing it would hold the high watermark
+	// for nothing.
+	Joinable func(id int32) bool
+	// Leaving, if not nil, names the followers whose brokers announced
+	// they are going (drained). Such a member leaves once silent, no
+	// fetch for LeavingSilence, rather than after LagMax: its death is
+	// expected, and acks=all producers should not wait for its session to
+	// expire.
+	Leaving        func(id int32) bool
+	LeavingSilence time.Duration
+}
+
 // ProposeISRChange decides whether the ISR should change at now: members
-// not caught up for lagMax leave, followers that reached the high
+// not caught up for rules.LagMax leave, as do leaving members fallen
+// silent, followers that reached the high
 // watermark join, members fetching for a copy other than the recorded one
 // are lost, unrecorded directories of members (this one included) get
 // recorded, and an ELR that the ISR has outgrown (min.insync.replicas was
 // lowered) is cleared. Followers joining count towards the high watermark
 // at once (until FinishISRChange), so that it cannot pass them while the
 // change is written. One change is in flight at a time, as in Kafka.
-// joinable, if not nil, vetoes followers that may not join whatever their
-// offsets say: a broker that died or is draining keeps its last fetch
-// offset here, and proposing it would hold the high watermark for nothing.
-func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinable func(id int32) bool) (ISRChange, bool) {
+func (p *Partition) ProposeISRChange(now time.Time, rules ISRRules) (ISRChange, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.leader || p.self < 0 || p.changing {
@@ -304,7 +322,7 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinab
 			c.Lost = append(c.Lost, id)
 		}
 	}
-	for _, id := range outOfSync(p.self, p.isr, p.followers, now, lagMax) {
+	for _, id := range outOfSync(p.self, p.isr, p.followers, now, rules) {
 		if !slices.Contains(c.Lost, id) {
 			c.Remove = append(c.Remove, id)
 		}
@@ -321,7 +339,7 @@ func (p *Partition) ProposeISRChange(now time.Time, lagMax time.Duration, joinab
 			if p.dirs[id] == "" && f != nil && f.fetchOffset >= 0 && f.dir != "" && !slices.Contains(c.Remove, id) {
 				c.recordDir(id, f.dir)
 			}
-		case canJoin(f, hw, p.epochStart) && !slices.Contains(c.Lost, id) && (joinable == nil || joinable(id)):
+		case canJoin(f, hw, p.epochStart) && !slices.Contains(c.Lost, id) && (rules.Joinable == nil || rules.Joinable(id)):
 			c.Add = append(c.Add, id)
 			c.recordDir(id, f.dir)
 		}

@@ -128,14 +128,14 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	// NOT_ENOUGH_REPLICAS_AFTER_APPEND (min.insync.replicas=2).
 	res = produce(t, leader)
 	lag := time.Second
-	if _, ok := leader.ProposeISRChange(now.Add(lag), lag, nil); ok {
+	if _, ok := leader.ProposeISRChange(now.Add(lag), ISRRules{LagMax: lag}); ok {
 		t.Fatal("shrink proposed before the lag passed")
 	}
-	change, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag, nil)
+	change, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), ISRRules{LagMax: lag})
 	if !ok || !slices.Equal(change.Remove, []int32{2}) || len(change.Add) != 0 || change.Epoch != 3 {
 		t.Fatalf("ProposeISRChange = %+v, %v", change, ok)
 	}
-	if _, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), lag, nil); ok {
+	if _, ok := leader.ProposeISRChange(now.Add(lag+time.Millisecond), ISRRules{LagMax: lag}); ok {
 		t.Fatal("second change proposed while one is in flight")
 	}
 	shrunk := state
@@ -164,10 +164,10 @@ func TestLeaderFollowerRoundTrip(t *testing.T) {
 	}
 	// A caught-up follower that may not join (dead or draining, by the
 	// metadata) is not proposed.
-	if change, ok := leader.ProposeISRChange(now, lag, func(int32) bool { return false }); ok {
+	if change, ok := leader.ProposeISRChange(now, ISRRules{LagMax: lag, Joinable: func(int32) bool { return false }}); ok {
 		t.Fatalf("proposed a vetoed follower: %+v", change)
 	}
-	change, ok = leader.ProposeISRChange(now, lag, nil)
+	change, ok = leader.ProposeISRChange(now, ISRRules{LagMax: lag})
 	if !ok || !slices.Equal(change.Add, []int32{2}) {
 		t.Fatalf("expand = %+v, %v", change, ok)
 	}
@@ -305,7 +305,7 @@ func TestStrictMinISR(t *testing.T) {
 	if _, err := leader.ReadReplica(2, "fresh", 0, 1<<20, 1, now); err != nil {
 		t.Fatal(err)
 	}
-	change, ok := leader.ProposeISRChange(now, time.Minute, nil)
+	change, ok := leader.ProposeISRChange(now, ISRRules{LagMax: time.Minute})
 	if !ok || !slices.Equal(change.Lost, []int32{2}) || len(change.Add) != 0 {
 		t.Fatalf("ProposeISRChange = %+v, %v; want broker 2's copy lost", change, ok)
 	}
@@ -319,7 +319,7 @@ func TestStrictMinISR(t *testing.T) {
 	if _, err := leader.ReadReplica(3, "d3", end, 1<<20, 1, now); err != nil {
 		t.Fatal(err)
 	}
-	change, ok = leader.ProposeISRChange(now, time.Minute, func(id int32) bool { return id == 3 })
+	change, ok = leader.ProposeISRChange(now, ISRRules{LagMax: time.Minute, Joinable: func(id int32) bool { return id == 3 }})
 	if !ok || !slices.Equal(change.Add, []int32{3}) || change.Dirs[3] != "d3" {
 		t.Fatalf("ProposeISRChange = %+v, %v; want broker 3 to join on d3", change, ok)
 	}

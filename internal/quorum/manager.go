@@ -199,7 +199,7 @@ func (m *Manager) view(list []*etcdserverpb.Member, snap *cluster.Snapshot, now 
 	host := map[string]int32{} // member hex id -> live broker running it
 	var brokers []Broker
 	for id, b := range snap.Brokers {
-		pb := Broker{ID: id, Rack: b.Rack, Draining: b.State == cluster.StateDraining,
+		pb := Broker{ID: id, Rack: b.Rack, Draining: !b.Leads(),
 			OnDemand: b.Capacity == "on-demand", Spot: b.Capacity == "spot"}
 		if q := b.Quorum; q != nil {
 			pb.CanHost = reachable(q.PeerURLs)

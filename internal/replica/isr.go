@@ -5,16 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/partition"
 )
 
-// PartitionStore writes partition states: the leader's ISR changes.
-// *cluster.Store implements it.
+// PartitionStore writes partition states: the leader's ISR changes,
+// starting from the state of the latest snapshot (see
+// cluster.Store.UpdatePartitionFrom). *cluster.Store implements it.
 type PartitionStore interface {
-	UpdatePartition(ctx context.Context, topic string, partition int32, fn func(*cluster.PartitionState) error) (cluster.PartitionState, int64, error)
+	UpdatePartitionFrom(ctx context.Context, topic string, partition int32, known *cluster.PartitionState, conds []clientv3.Cmp, fn func(*cluster.PartitionState) error) (cluster.PartitionState, int64, error)
 }
 
 // errISRFenced aborts an ISR write whose leader no longer leads at its
@@ -26,44 +30,106 @@ const isrWriteTimeout = 10 * time.Second
 
 // maintainISR is the goroutine (owned by Run) that shrinks and expands
 // the ISR of the partitions this broker leads: every half
-// replica.lag.time.max.ms, as in Kafka, and whenever a follower's fetch
-// makes it eligible to rejoin.
+// replica.lag.time.max.ms, as in Kafka, whenever a follower's fetch
+// makes it eligible to rejoin, and, while a broker is drained, often
+// enough to remove it within leavingSilence of its going silent.
 func (m *Manager) maintainISR(ctx context.Context) {
 	lag := m.cfg.Broker.ReplicaLagTimeMax
 	t := time.NewTicker(max(lag/2, 10*time.Millisecond))
 	defer t.Stop()
+	silence := m.leavingSilence()
+	fast := time.NewTicker(max(silence/4, 10*time.Millisecond))
+	defer fast.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-m.isrWake:
+		case <-fast.C:
+			if !m.anyDrained() {
+				continue
+			}
 		}
-		m.checkISR(ctx, time.Now(), lag)
+		m.checkISR(ctx, time.Now(), partition.ISRRules{LagMax: lag, Joinable: m.canJoin, Leaving: m.drained, LeavingSilence: silence})
 	}
 }
 
+// leavingSilence is how long a drained follower may go without fetching
+// before its leaders take it out of their ISRs: a live follower fetches
+// at least every replica.fetch.wait.max.ms, so a few of those without a
+// fetch mean the broker went (its instance was reclaimed), long before
+// its session expires.
+func (m *Manager) leavingSilence() time.Duration {
+	return max(4*m.cfg.Broker.ReplicaFetchWaitMax, time.Second)
+}
+
+// drained reports whether broker id is drained, by the last snapshot.
+func (m *Manager) drained(id int32) bool {
+	snap := m.latest.Load()
+	if snap == nil {
+		return false
+	}
+	b, live := snap.Brokers[id]
+	return live && !b.Leads()
+}
+
+// anyDrained reports whether the last snapshot shows a drained broker.
+func (m *Manager) anyDrained() bool {
+	snap := m.latest.Load()
+	if snap == nil {
+		return false
+	}
+	for _, b := range snap.Brokers {
+		if !b.Leads() {
+			return true
+		}
+	}
+	return false
+}
+
+// maxISRWriters bounds the ISR changes written at once. etcd commits
+// concurrent proposals together, so the changes of hundreds of partitions
+// (a follower back in sync everywhere, temporary replicas joining, a dead
+// follower leaving) take a few round trips rather than one each.
+const maxISRWriters = 16
+
 // checkISR proposes and writes the ISR changes of every led partition.
-func (m *Manager) checkISR(ctx context.Context, now time.Time, lag time.Duration) {
+func (m *Manager) checkISR(ctx context.Context, now time.Time, rules partition.ISRRules) {
 	m.mu.RLock()
 	parts := make([]*partition.Partition, 0, len(m.parts))
 	for _, h := range m.parts {
 		parts = append(parts, h.p)
 	}
 	m.mu.RUnlock()
-	for _, p := range parts {
-		change, ok := p.ProposeISRChange(now, lag, m.canJoin)
-		if !ok {
-			continue
-		}
-		committed, err := m.writeISR(ctx, change)
-		if err != nil {
-			m.log.Warn("changing ISR", "partition", change.ID.String(), "remove", change.Remove, "add", change.Add, "err", err)
-		} else {
-			m.log.Info("changed ISR", "partition", change.ID.String(), "remove", change.Remove, "add", change.Add, "isr", committed.ISR)
-		}
-		p.FinishISRChange(committed)
+	type proposal struct {
+		p      *partition.Partition
+		change partition.ISRChange
 	}
+	var props []proposal
+	for _, p := range parts {
+		if change, ok := p.ProposeISRChange(now, rules); ok {
+			props = append(props, proposal{p, change})
+		}
+	}
+	// Each partition has one change in flight at most (ProposeISRChange),
+	// so the writes are independent.
+	sem := make(chan struct{}, maxISRWriters)
+	var wg sync.WaitGroup
+	for _, pr := range props {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			committed, err := m.writeISR(ctx, pr.change)
+			if err != nil {
+				m.log.Warn("changing ISR", "partition", pr.change.ID.String(), "remove", pr.change.Remove, "add", pr.change.Add, "err", err)
+			} else {
+				m.log.Info("changed ISR", "partition", pr.change.ID.String(), "remove", pr.change.Remove, "add", pr.change.Add, "isr", committed.ISR)
+			}
+			pr.p.FinishISRChange(committed)
+		})
+	}
+	wg.Wait()
 }
 
 // writeISR writes an ISR change with a compare-and-swap fenced by the
@@ -74,7 +140,13 @@ func (m *Manager) writeISR(ctx context.Context, change partition.ISRChange) (*pa
 	ctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
 	defer cancel()
 	self := m.cfg.BrokerID
-	st, _, err := m.cfg.Store.UpdatePartition(ctx, change.ID.Topic, change.ID.Partition, func(s *cluster.PartitionState) error {
+	var known *cluster.PartitionState
+	if snap := m.latest.Load(); snap != nil {
+		if p, ok := snap.Partition(change.ID.Topic, change.ID.Partition); ok {
+			known = &p
+		}
+	}
+	st, _, err := m.cfg.Store.UpdatePartitionFrom(ctx, change.ID.Topic, change.ID.Partition, known, nil, func(s *cluster.PartitionState) error {
 		if s.Leader != self || s.LeaderEpoch != change.Epoch {
 			return fmt.Errorf("%w (%s: leader %d epoch %d, we are %d at epoch %d)", errISRFenced, change.ID, s.Leader, s.LeaderEpoch, self, change.Epoch)
 		}
@@ -121,13 +193,14 @@ func (m *Manager) dirOf(id partition.ID) string {
 }
 
 // canJoin reports whether broker id may join an ISR: live and not
-// draining, by the last snapshot.
+// stopping, by the last snapshot.
 func (m *Manager) canJoin(id int32) bool { return len(m.joinable([]int32{id})) == 1 }
 
 // joinable returns the brokers of add that may join an ISR: live and not
-// draining. A draining broker is on its way out; the controller takes it
+// stopping. A stopping broker is on its way out; the controller takes it
 // out of every ISR, and adding it back would make acks=all producers wait
-// for a broker that is about to stop.
+// for a broker that is about to stop. A drained broker that keeps running
+// may join: it replicates until it goes.
 func (m *Manager) joinable(add []int32) []int32 {
 	snap := m.latest.Load()
 	if snap == nil {
@@ -135,7 +208,7 @@ func (m *Manager) joinable(add []int32) []int32 {
 	}
 	out := make([]int32, 0, len(add))
 	for _, id := range add {
-		if b, live := snap.Brokers[id]; live && b.State != cluster.StateDraining {
+		if b, live := snap.Brokers[id]; live && !b.Stopping() {
 			out = append(out, id)
 		}
 	}

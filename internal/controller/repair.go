@@ -1,0 +1,346 @@
+package controller
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/placement"
+)
+
+// Repair keeps the assignments under package placement's rules: replicas
+// of brokers dead past broker.replacement.grace.ms move to live brokers,
+// rule violations (no on-demand replica, two replicas in a zone that
+// another zone could take) are fixed, and replicas move off overloaded
+// brokers. Each move is a reassignment, so it survives controller
+// failover, and at most repair.max.concurrent.moves run at once, so that
+// repair never crowds out client traffic.
+//
+// Death times are this controller's own: a broker missing from the
+// snapshots is dead since the first snapshot of this term that misses
+// it. A new controller thus starts the grace again, which delays
+// re-replication, never hastens it.
+
+// placementView is what package placement sees of a snapshot: brokers
+// that may hold replicas, and every partition's replicas.
+type placementView struct {
+	brokers []placement.Broker
+	parts   []placement.Partition
+	index   map[TopicPartition]int // into parts
+}
+
+// newPlacementView returns snap as placement sees it. Dead brokers for
+// which keep reports true (within their grace) keep their replicas but
+// take no new ones, like drained brokers, in the zone and capacity they
+// were last seen with (lastSeen); other dead brokers are absent, so that
+// their replicas move.
+func newPlacementView(snap *cluster.Snapshot, dead []int32, keep func(int32) bool, lastSeen map[int32]cluster.BrokerInfo) *placementView {
+	v := &placementView{index: map[TopicPartition]int{}}
+	for id, b := range snap.Brokers {
+		v.brokers = append(v.brokers, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: b.Draining() != cluster.DrainNone})
+	}
+	for _, id := range dead {
+		if keep(id) {
+			b := lastSeen[id]
+			v.brokers = append(v.brokers, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: true})
+		}
+	}
+	slices.SortFunc(v.brokers, func(a, b placement.Broker) int { return int(a.ID - b.ID) })
+	for name, t := range snap.Topics {
+		for i := range t.Partitions {
+			p := &t.Partitions[i]
+			if !p.Available() {
+				continue
+			}
+			v.index[TopicPartition{name, int32(i)}] = len(v.parts)
+			v.parts = append(v.parts, placement.Partition{Topic: name, Partition: int32(i), Replicas: p.Replicas})
+		}
+	}
+	slices.SortFunc(v.parts, func(a, b placement.Partition) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+	for i, p := range v.parts {
+		v.index[TopicPartition{p.Topic, p.Partition}] = i
+	}
+	return v
+}
+
+// add records a replica added to a partition, so that later choices see
+// its load.
+func (v *placementView) add(topic string, partition int32, id int32) {
+	if i, ok := v.index[TopicPartition{topic, partition}]; ok {
+		v.parts[i].Replicas = append(slices.Clip(v.parts[i].Replicas), id)
+	}
+}
+
+// tenure is what a controller remembers during one term: since when each
+// broker named in an assignment has been missing from the snapshots, what
+// each broker was last seen as (its zone and capacity still count while it is in grace),
+// and what placement repair last looked at.
+type tenure struct {
+	since map[int32]time.Time
+	last  map[int32]cluster.BrokerInfo
+	// repaired is the placementKey of the last snapshot repaired.
+	repaired uint64
+}
+
+// observe updates the death times from snap at now, and returns the dead
+// brokers that hold replicas, sorted.
+func (d *tenure) observe(snap *cluster.Snapshot, now time.Time) []int32 {
+	if d.since == nil {
+		d.since, d.last = map[int32]time.Time{}, map[int32]cluster.BrokerInfo{}
+	}
+	for id, b := range snap.Brokers {
+		d.last[id] = b
+	}
+	var dead []int32
+	for _, t := range snap.Topics {
+		for i := range t.Partitions {
+			for _, id := range t.Partitions[i].Replicas {
+				if _, live := snap.Brokers[id]; !live && !slices.Contains(dead, id) {
+					dead = append(dead, id)
+				}
+			}
+		}
+	}
+	slices.Sort(dead)
+	for id := range d.since {
+		if !slices.Contains(dead, id) {
+			delete(d.since, id)
+		}
+	}
+	for _, id := range dead {
+		if _, ok := d.since[id]; !ok {
+			d.since[id] = now
+		}
+	}
+	return dead
+}
+
+// inGrace reports whether dead broker id is still within grace at now.
+func (d *tenure) inGrace(id int32, now time.Time, grace time.Duration) bool {
+	since, ok := d.since[id]
+	return ok && now.Sub(since) < grace
+}
+
+// nextExpiry returns when the next grace period ends, or the zero time.
+func (d *tenure) nextExpiry(grace time.Duration) time.Time {
+	var next time.Time
+	for _, since := range d.since {
+		if end := since.Add(grace); next.IsZero() || end.Before(next) {
+			next = end
+		}
+	}
+	return next
+}
+
+// placementKey sums up what placement decides from: the brokers (id,
+// zone, capacity, drain), the grace state of dead ones, and every
+// partition's replicas and moves. Repair runs again only when it changes:
+// most snapshots change leaders and ISRs, which placement does not look
+// at, and repairing a large cluster costs milliseconds.
+func placementKey(snap *cluster.Snapshot, view *placementView) uint64 {
+	h := fnv.New64a()
+	var buf [4]byte
+	put := func(id int32) {
+		binary.LittleEndian.PutUint32(buf[:], uint32(id))
+		h.Write(buf[:])
+	}
+	for _, b := range view.brokers {
+		put(b.ID)
+		h.Write([]byte(b.Rack))
+		h.Write([]byte(b.Capacity))
+		if b.Draining {
+			h.Write([]byte{1})
+		}
+		if _, live := snap.Brokers[b.ID]; live {
+			h.Write([]byte{2})
+		}
+	}
+	for _, p := range view.parts {
+		h.Write([]byte(p.Topic))
+		put(p.Partition)
+		for _, id := range p.Replicas {
+			put(id)
+		}
+		if st, ok := snap.Partition(p.Topic, p.Partition); ok {
+			put(int32(len(st.Adding)))
+			put(int32(len(st.Temporary)))
+		}
+	}
+	return h.Sum64()
+}
+
+// repair starts the reassignments that bring snap back under the
+// placement rules, at most placement.repair.max.moves at once counting
+// those already running, and returns the revision of its last write.
+func (c *Controller) repair(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView, last *uint64) (int64, error) {
+	key := placementKey(snap, view)
+	if key == *last {
+		return 0, nil
+	}
+	rev, err := c.startRepairs(ctx, snap, t, view)
+	if err == nil {
+		*last = key
+	}
+	return rev, err
+}
+
+// startRepairs computes and starts the repair moves of snap.
+func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView) (int64, error) {
+	running := 0
+	for _, topic := range snap.Topics {
+		for i := range topic.Partitions {
+			if reassigning(&topic.Partitions[i]) {
+				running++
+			}
+		}
+	}
+	limit := c.broker.RepairMaxMoves - running
+	if limit <= 0 {
+		return 0, nil
+	}
+	moves := placement.Repair(view.brokers, view.parts, uint64(snap.Revision), limit)
+	settled := settled(snap, view)
+	jobs := make([]job, 0, len(moves))
+	for i, m := range moves {
+		p, ok := snap.Partition(m.Topic, m.Partition)
+		if !ok || len(p.Temporary) > 0 || reassigning(&p) {
+			continue
+		}
+		// While brokers are drained or dead within their grace, only
+		// replicas of brokers dead past it move: the others' replicas
+		// stay theirs (a replacement catches up cheaply), and so do the
+		// leaderships they take back when they return.
+		if settled || replacesOnly(p.Replicas, m.Replicas, view) {
+			jobs = append(jobs, job{topic: m.Topic, partition: m.Partition, i: i})
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
+		m := moves[j.i]
+		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
+			if reassigning(p) || len(p.Temporary) > 0 || !slices.Equal(p.Replicas, view.parts[view.index[TopicPartition{m.Topic, m.Partition}]].Replicas) {
+				return errNothingToDo // changed since the snapshot: decide again on the next one
+			}
+			next, err := startReassignment(*p, m.Replicas, snap.Brokers)
+			if err != nil {
+				return err
+			}
+			*p = next
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition),
+			errors.Is(err, ErrInvalidReplicaAssignment):
+			if errors.Is(err, ErrInvalidReplicaAssignment) {
+				c.log.Warn("placement repair skipped", "topic", j.topic, "partition", j.partition, "target", m.Replicas, "err", err)
+			}
+			return 0, nil
+		case errors.Is(err, cluster.ErrConditionFailed):
+			return 0, err
+		case err != nil:
+			return 0, fmt.Errorf("controller: repairing the placement of %s-%d: %w", j.topic, j.partition, err)
+		}
+		c.log.Info("repairing placement", "topic", j.topic, "partition", j.partition, "reason", m.Reason,
+			"target", m.Replicas, "replicas", state.Replicas, "adding", state.Adding, "removing", state.Removing)
+		return rev, nil
+	})
+}
+
+// settled reports whether every broker of view is live and not drained.
+func settled(snap *cluster.Snapshot, view *placementView) bool {
+	for _, b := range view.brokers {
+		if _, live := snap.Brokers[b.ID]; !live || b.Draining {
+			return false
+		}
+	}
+	return true
+}
+
+// replacesOnly reports whether moving replicas to target removes only
+// brokers that view leaves out (dead past their grace).
+func replacesOnly(replicas, target []int32, view *placementView) bool {
+	removed := minus(replicas, target)
+	for _, id := range removed {
+		if slices.ContainsFunc(view.brokers, func(b placement.Broker) bool { return b.ID == id }) {
+			return false
+		}
+	}
+	return len(removed) > 0
+}
+
+// adoptTemporaries makes temporary replicas ordinary ones where a drained
+// replica's broker stayed dead past its grace: the dead replica leaves
+// and a temporary one takes its place, without a copy. It returns the
+// revision of its last write.
+func (c *Controller) adoptTemporaries(ctx context.Context, snap *cluster.Snapshot, t *term, expired func(int32) bool) (int64, error) {
+	var jobs []job
+	for name, topic := range snap.Topics {
+		for i := range topic.Partitions {
+			if p := &topic.Partitions[i]; len(p.Temporary) > 0 && !reassigning(p) && len(expiredReplicas(p, expired)) > 0 {
+				jobs = append(jobs, job{topic: name, partition: int32(i)})
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
+		var gone []int32
+		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
+			dead := expiredReplicas(p, expired)
+			if len(p.Temporary) == 0 || reassigning(p) || len(dead) == 0 {
+				return errNothingToDo
+			}
+			k := min(len(dead), len(p.Temporary))
+			gone = dead[:k]
+			next, err := startReassignment(*p, minus(p.Replicas, gone), snap.Brokers)
+			if err != nil {
+				return err
+			}
+			next.Temporary = slices.Clone(p.Temporary[k:])
+			if len(next.Temporary) == 0 {
+				next.Temporary = nil
+			}
+			*p = next
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition):
+			return 0, nil
+		case errors.Is(err, cluster.ErrConditionFailed):
+			return 0, err
+		case err != nil:
+			return 0, fmt.Errorf("controller: adopting the temporary replicas of %s-%d: %w", j.topic, j.partition, err)
+		}
+		c.log.Info("temporary replicas replace brokers dead past their grace", "topic", j.topic, "partition", j.partition,
+			"dead", gone, "replicas", state.Replicas, "isr", state.ISR)
+		return rev, nil
+	})
+}
+
+// expiredReplicas returns p's replicas, other than temporary ones, whose
+// brokers are dead past their grace.
+func expiredReplicas(p *cluster.PartitionState, expired func(int32) bool) []int32 {
+	var out []int32
+	for _, id := range p.Replicas {
+		if !slices.Contains(p.Temporary, id) && expired(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
