@@ -184,13 +184,8 @@ func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot,
 			*p = next
 			return nil
 		})
-		switch {
-		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition):
-			return 0, nil
-		case errors.Is(err, cluster.ErrConditionFailed):
+		if ok, err := written(err, "adding temporary replicas to", j); !ok {
 			return 0, err
-		case err != nil:
-			return 0, fmt.Errorf("controller: adding temporary replicas to %s-%d: %w", j.topic, j.partition, err)
 		}
 		c.log.Info("added temporary replicas while brokers drain", "topic", j.topic, "partition", j.partition,
 			"temporary", added, "replicas", state.Replicas, "isr", state.ISR)
@@ -227,13 +222,8 @@ func (c *Controller) releaseTemporaries(ctx context.Context, snap *cluster.Snaps
 			*p = next
 			return nil
 		})
-		switch {
-		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition):
-			return 0, nil
-		case errors.Is(err, cluster.ErrConditionFailed):
+		if ok, err := written(err, "removing temporary replicas of", j); !ok {
 			return 0, err
-		case err != nil:
-			return 0, fmt.Errorf("controller: removing temporary replicas of %s-%d: %w", j.topic, j.partition, err)
 		}
 		c.log.Info("removed temporary replicas: the drained replicas are back in sync", "topic", j.topic, "partition", j.partition,
 			"removed", removed, "replicas", state.Replicas, "isr", state.ISR)
@@ -243,3 +233,19 @@ func (c *Controller) releaseTemporaries(ctx context.Context, snap *cluster.Snaps
 
 // errNothingToDo aborts a write whose reason went away since the snapshot.
 var errNothingToDo = errors.New("controller: nothing to do")
+
+// written sorts out the error of a partition write of the reconciliation
+// (what says what it was doing): ok when it was written; not ok, with no
+// error, when its reason went away (errNothingToDo, the topic or the
+// partition deleted); ErrConditionFailed (deposed) as is; others wrapped.
+func written(err error, what string, j job) (ok bool, _ error) {
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition):
+		return false, nil
+	case errors.Is(err, cluster.ErrConditionFailed):
+		return false, err
+	}
+	return false, fmt.Errorf("controller: %s %s-%d: %w", what, j.topic, j.partition, err)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"slices"
 	"time"
@@ -243,17 +242,12 @@ func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t
 			*p = next
 			return nil
 		})
-		switch {
-		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition),
-			errors.Is(err, ErrInvalidReplicaAssignment):
-			if errors.Is(err, ErrInvalidReplicaAssignment) {
-				c.log.Warn("placement repair skipped", "topic", j.topic, "partition", j.partition, "target", m.Replicas, "err", err)
-			}
+		if errors.Is(err, ErrInvalidReplicaAssignment) {
+			c.log.Warn("placement repair skipped", "topic", j.topic, "partition", j.partition, "target", m.Replicas, "err", err)
 			return 0, nil
-		case errors.Is(err, cluster.ErrConditionFailed):
+		}
+		if ok, err := written(err, "repairing the placement of", j); !ok {
 			return 0, err
-		case err != nil:
-			return 0, fmt.Errorf("controller: repairing the placement of %s-%d: %w", j.topic, j.partition, err)
 		}
 		c.log.Info("repairing placement", "topic", j.topic, "partition", j.partition, "reason", m.Reason,
 			"target", m.Replicas, "replicas", state.Replicas, "adding", state.Adding, "removing", state.Removing)
@@ -319,13 +313,8 @@ func (c *Controller) adoptTemporaries(ctx context.Context, snap *cluster.Snapsho
 			*p = next
 			return nil
 		})
-		switch {
-		case errors.Is(err, errNothingToDo), errors.Is(err, cluster.ErrUnknownTopic), errors.Is(err, cluster.ErrUnknownPartition):
-			return 0, nil
-		case errors.Is(err, cluster.ErrConditionFailed):
+		if ok, err := written(err, "adopting the temporary replicas of", j); !ok {
 			return 0, err
-		case err != nil:
-			return 0, fmt.Errorf("controller: adopting the temporary replicas of %s-%d: %w", j.topic, j.partition, err)
 		}
 		c.log.Info("temporary replicas replace brokers dead past their grace", "topic", j.topic, "partition", j.partition,
 			"dead", gone, "replicas", state.Replicas, "isr", state.ISR)
