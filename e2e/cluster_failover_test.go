@@ -46,13 +46,15 @@ type ackedAt struct {
 func startFailoverRun(t *testing.T, c *testCluster, topic string, partitions int32, opts ...kgo.Opt) *failoverRun {
 	t.Helper()
 	adm := kadm.NewClient(newClient(t, c.brokers[0].Addr()))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Thousands of partitions take a while to create (issue 12).
+	adm.SetTimeoutMillis(120_000)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	two := "2"
 	// The controller that places the topic may not see every broker's
 	// registration yet: INVALID_REPLICATION_FACTOR then, so try again.
 	var err error
-	waitFor(t, 20*time.Second, "the topic to be created", func() bool {
+	waitFor(t, 2*time.Minute, "the topic to be created", func() bool {
 		var resp kadm.CreateTopicResponse
 		resp, err = adm.CreateTopic(ctx, partitions, 3, map[string]*string{"min.insync.replicas": &two}, topic)
 		if err == nil {
