@@ -59,6 +59,10 @@ var (
 	// ([Store.UpdatePartitionIf]); for the controller, it has been deposed.
 	ErrConditionFailed = errors.New("cluster: write condition failed")
 
+	// ErrStale: a batched write found a partition changed since the state
+	// it was decided from ([Store.WritePartitions]); nothing was written.
+	ErrStale = errors.New("cluster: partition state changed since it was read")
+
 	// ErrMalformed: a value in etcd that this version cannot decode.
 	ErrMalformed = errors.New("cluster: malformed value")
 )

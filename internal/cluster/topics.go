@@ -277,6 +277,67 @@ func (s *Store) UpdatePartitionFrom(ctx context.Context, topic string, partition
 	return result, result.Revision, nil
 }
 
+// PartitionWrite is one partition's change in a WritePartitions batch:
+// Next, decided from Known, the state read from a Snapshot (with its
+// Revision).
+type PartitionWrite struct {
+	Topic     string
+	Partition int32
+	Known     PartitionState
+	Next      PartitionState
+}
+
+// WritePartitions writes the changes of several partitions in one etcd
+// transaction, conditional on conds and on every partition still being at
+// its Known revision: all are written, or none. Each Next gets the next
+// partition epoch. It returns the revision of the write, or an error
+// wrapping ErrConditionFailed (conds failed) or ErrStale (a partition
+// changed: decide again on the current state, one partition at a time).
+// At most MaxPartitionWrites fit in one call.
+//
+// A controller reconciling hundreds of partitions at once (a drained
+// broker's leaderships, temporary replicas) writes them in a few
+// transactions rather than one each: one consensus round instead of
+// hundreds.
+func (s *Store) WritePartitions(ctx context.Context, writes []PartitionWrite, conds []clientv3.Cmp) (int64, error) {
+	if len(writes) == 0 {
+		return 0, nil
+	}
+	if len(writes) > s.MaxPartitionWrites() {
+		return 0, fmt.Errorf("cluster: %d partition writes in one transaction, at most %d", len(writes), s.MaxPartitionWrites())
+	}
+	cmps := make([]clientv3.Cmp, 0, len(writes))
+	puts := make([]clientv3.Op, 0, len(writes))
+	for _, w := range writes {
+		if err := ValidateTopicName(w.Topic); err != nil {
+			return 0, err
+		}
+		if !w.Known.Available() {
+			return 0, fmt.Errorf("cluster: writing partition %s-%d: no known state to compare", w.Topic, w.Partition)
+		}
+		key := s.keys.partition(w.Topic, w.Partition)
+		next := w.Next
+		next.PartitionEpoch = w.Known.PartitionEpoch + 1
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", w.Known.Revision))
+		puts = append(puts, clientv3.OpPut(key, encodePartition(&next)))
+	}
+	resp, err := s.client.Txn(ctx).If(conds...).Then(clientv3.OpTxn(cmps, puts, nil)).Commit()
+	if err != nil {
+		return 0, wrapStoreErr(fmt.Sprintf("writing %d partitions", len(writes)), err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConditionFailed
+	}
+	if !resp.Responses[0].GetResponseTxn().Succeeded {
+		return 0, ErrStale
+	}
+	return resp.Header.Revision, nil
+}
+
+// MaxPartitionWrites is how many partitions one WritePartitions call may
+// write: etcd bounds the compares and the operations of a transaction.
+func (s *Store) MaxPartitionWrites() int { return s.maxOps - 1 }
+
 // missingPartition tells a missing topic from a missing partition.
 func (s *Store) missingPartition(ctx context.Context, topic string, partition int32) error {
 	resp, err := s.client.Get(ctx, s.keys.topic(topic), clientv3.WithCountOnly())

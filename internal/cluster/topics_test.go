@@ -303,3 +303,66 @@ func TestUpdatePartitionIf(t *testing.T) {
 		t.Fatalf("fenced write applied: %v", v)
 	}
 }
+
+// TestWritePartitions writes several partitions in one transaction: all
+// of them when every one is still at the state they were decided from,
+// none when one changed (ErrStale) or the condition failed.
+func TestWritePartitions(t *testing.T) {
+	s := clustertest.Store(t)
+	ctx := testCtx(t)
+	ps := []cluster.PartitionState{
+		{Replicas: []int32{1, 2}, Leader: 1, ISR: []int32{1, 2}},
+		{Replicas: []int32{2, 1}, Leader: 2, ISR: []int32{2, 1}},
+	}
+	if _, err := s.CreateTopic(ctx, cluster.TopicSpec{Name: "t", Partitions: ps}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(i int32) cluster.PartitionState {
+		t.Helper()
+		p, _, err := s.UpdatePartition(ctx, "t", i, func(*cluster.PartitionState) error { return nil }) // a read
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	writes := func(leader int32) []cluster.PartitionWrite {
+		var ws []cluster.PartitionWrite
+		for i := range int32(2) {
+			known := read(i)
+			next := known.Clone()
+			next.Leader, next.LeaderEpoch = leader, known.LeaderEpoch+1
+			ws = append(ws, cluster.PartitionWrite{Topic: "t", Partition: i, Known: known, Next: next})
+		}
+		return ws
+	}
+
+	rev, err := s.WritePartitions(ctx, writes(2), nil)
+	if err != nil || rev == 0 {
+		t.Fatalf("WritePartitions = %d, %v", rev, err)
+	}
+	for i := range int32(2) {
+		if p := read(i); p.Leader != 2 || p.LeaderEpoch != 1 || p.PartitionEpoch != 1 || p.Revision != rev {
+			t.Errorf("partition %d after the batch: %+v, want leader 2 at epoch 1, partition epoch 1, revision %d", i, p, rev)
+		}
+	}
+
+	stale := writes(1)
+	if _, _, err := s.UpdatePartition(ctx, "t", 1, func(p *cluster.PartitionState) error { p.ISR = []int32{2}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WritePartitions(ctx, stale, nil); !errors.Is(err, cluster.ErrStale) {
+		t.Fatalf("a batch over a changed partition: %v, want ErrStale", err)
+	}
+	if p := read(0); p.Leader != 2 {
+		t.Errorf("partition 0 written by a stale batch: %+v", p)
+	}
+
+	fence := "/" + s.Namespace() + "/fence"
+	cond := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(fence), "=", 12345)}
+	if _, err := s.WritePartitions(ctx, writes(1), cond); !errors.Is(err, cluster.ErrConditionFailed) {
+		t.Fatalf("a fenced batch: %v, want ErrConditionFailed", err)
+	}
+	if p := read(0); p.Leader != 2 {
+		t.Errorf("partition 0 written by a fenced batch: %+v", p)
+	}
+}

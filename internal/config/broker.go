@@ -90,6 +90,12 @@ type Broker struct {
 	ControlledShutdown bool
 	// ReplacementGrace is broker.replacement.grace.ms.
 	ReplacementGrace time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable, with
+	// leader.imbalance.per.broker.percentage and
+	// leader.imbalance.check.interval.seconds.
+	AutoLeaderRebalance       bool
+	LeaderImbalancePercentage int
+	LeaderImbalanceInterval   time.Duration
 	// RepairMaxMoves is placement.repair.max.moves.
 	RepairMaxMoves int
 	// RebalanceAction is cloud.rebalance.recommendation.action.
@@ -286,6 +292,9 @@ func (r *resolver) resolveRest(b *Broker) {
 	b.ReplacementGrace = r.millis("broker.replacement.grace.ms")
 	b.RebalanceAction = r.str("cloud.rebalance.recommendation.action")
 	b.RepairMaxMoves = int(r.i32("placement.repair.max.moves"))
+	b.AutoLeaderRebalance = r.boolean("auto.leader.rebalance.enable")
+	b.LeaderImbalancePercentage = int(r.i32("leader.imbalance.per.broker.percentage"))
+	b.LeaderImbalanceInterval = time.Duration(r.i64("leader.imbalance.check.interval.seconds")) * time.Second
 	if r.isSet("broker.drain") {
 		r.fail(invalid("broker.drain", r.str("broker.drain"), "a dynamic config of one broker: set it with spotstream broker drain (or AlterConfigs on the broker), not in server.properties"))
 	}

@@ -165,7 +165,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // lead acts as controller for term t until ctx ends or t is deposed: it
 // reconciles each new snapshot, and again when a dead broker's grace
-// period ends.
+// period ends or the leader imbalance is due for a check.
 func (c *Controller) lead(ctx context.Context, t *term) {
 	var waitRev int64 // skip snapshots older than our last write: nothing new to do
 	delay := minRetryDelay
@@ -196,7 +196,11 @@ func (c *Controller) lead(ctx context.Context, t *term) {
 				waitRev = max(waitRev, rev)
 			}
 			expiry = nil
-			if next := mem.nextExpiry(c.broker.ReplacementGrace); !next.IsZero() {
+			every := time.Duration(0)
+			if c.broker.AutoLeaderRebalance {
+				every = c.broker.LeaderImbalanceInterval
+			}
+			if next := mem.nextWake(c.broker.ReplacementGrace, every); !next.IsZero() {
 				expiry = time.After(max(time.Until(next), 0) + time.Millisecond)
 			}
 		}

@@ -163,34 +163,24 @@ func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot,
 			targets[i] = target
 		}
 	}
-	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
-		target := targets[j.i]
-		if target == nil {
-			return 0, nil // no broker can take one: the status says so
-		}
-		minISR := c.policy(snap.Topics[j.topic]).minISR
-		var added []int32
-		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
-			added = nil
-			if temporariesNeeded(p, snap.Brokers, minISR) == 0 {
-				return errNothingToDo
+	return c.writeAll(ctx, snap, t, jobs, "adding temporary replicas to",
+		func(j job, p *cluster.PartitionState) error {
+			target := targets[j.i]
+			if target == nil || temporariesNeeded(p, snap.Brokers, c.policy(snap.Topics[j.topic]).minISR) == 0 {
+				return errNothingToDo // none needed any more, or no broker can take one: the status says so
 			}
 			next, err := startReassignment(*p, target, snap.Brokers)
 			if err != nil {
 				return err
 			}
-			added = minus(target, p.Replicas)
-			next.Temporary = union(p.Temporary, added)
+			next.Temporary = union(p.Temporary, minus(target, p.Replicas))
 			*p = next
 			return nil
+		},
+		func(j job, old, state cluster.PartitionState) {
+			c.log.Info("added temporary replicas while brokers drain", "topic", j.topic, "partition", j.partition,
+				"temporary", minus(state.Temporary, old.Temporary), "replicas", state.Replicas, "isr", state.ISR)
 		})
-		if ok, err := written(err, "adding temporary replicas to", j); !ok {
-			return 0, err
-		}
-		c.log.Info("added temporary replicas while brokers drain", "topic", j.topic, "partition", j.partition,
-			"temporary", added, "replicas", state.Replicas, "isr", state.ISR)
-		return rev, nil
-	})
 }
 
 // releaseTemporaries removes the temporary replicas that are no longer
@@ -207,13 +197,11 @@ func (c *Controller) releaseTemporaries(ctx context.Context, snap *cluster.Snaps
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
-		var removed []int32
-		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
+	return c.writeAll(ctx, snap, t, jobs, "removing temporary replicas of",
+		func(_ job, p *cluster.PartitionState) error {
 			if !temporariesDone(p, snap.Brokers) {
 				return errNothingToDo
 			}
-			removed = slices.Clone(p.Temporary)
 			next, err := startReassignment(*p, minus(p.Replicas, p.Temporary), snap.Brokers)
 			if err != nil {
 				return err
@@ -221,14 +209,11 @@ func (c *Controller) releaseTemporaries(ctx context.Context, snap *cluster.Snaps
 			next.Temporary = nil
 			*p = next
 			return nil
+		},
+		func(j job, old, state cluster.PartitionState) {
+			c.log.Info("removed temporary replicas: the drained replicas are back in sync", "topic", j.topic, "partition", j.partition,
+				"removed", old.Temporary, "replicas", state.Replicas, "isr", state.ISR)
 		})
-		if ok, err := written(err, "removing temporary replicas of", j); !ok {
-			return 0, err
-		}
-		c.log.Info("removed temporary replicas: the drained replicas are back in sync", "topic", j.topic, "partition", j.partition,
-			"removed", removed, "replicas", state.Replicas, "isr", state.ISR)
-		return rev, nil
-	})
 }
 
 // errNothingToDo aborts a write whose reason went away since the snapshot.

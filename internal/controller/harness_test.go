@@ -51,11 +51,12 @@ type node struct {
 	stop    func() // stops the controller and the cache, and waits for them
 }
 
-// newTestCluster starts controllers for ids. Placement repair is off: the
-// tests lay partitions out by hand and watch elections and reassignments
-// of exactly those; the repair tests turn it on (withRepair).
+// newTestCluster starts controllers for ids. Placement repair and the
+// automatic leader rebalance are off: the tests lay partitions out by
+// hand and watch elections and reassignments of exactly those; the repair
+// tests use newTestClusterWith.
 func newTestCluster(t *testing.T, ids ...int32) *testCluster {
-	return newTestClusterWith(t, map[string]string{"placement.repair.max.moves": "0"}, ids...)
+	return newTestClusterWith(t, map[string]string{"placement.repair.max.moves": "0", "auto.leader.rebalance.enable": "false"}, ids...)
 }
 
 // newTestClusterWith is newTestCluster with the given broker configs.

@@ -168,7 +168,8 @@ func (c *Controller) ListReassignments(parts []TopicPartition) ([]OngoingReassig
 // dead leader matters most) together with the temporary replicas of
 // drains (drain.go), which take longest to catch up and so start at once;
 // then the reassignments that can complete, the temporary replicas that
-// can go, and placement repair (repair.go). It returns the highest
+// can go, placement repair and the automatic preferred leader election
+// (repair.go). It returns the highest
 // revision written, and ErrConditionFailed (deposed) in preference to
 // other errors. Each write decides again on the partition state it
 // replaces, so steps that touch one partition at once, or one after the
@@ -188,6 +189,7 @@ func (c *Controller) reconcileAll(ctx context.Context, snap *cluster.Snapshot, t
 		{func() (int64, error) { return c.releaseTemporaries(ctx, snap, t) }},
 		{func() (int64, error) { return c.adoptTemporaries(ctx, snap, t, expired) }},
 		{func() (int64, error) { return c.repair(ctx, snap, t, view, &mem.repaired) }},
+		{func() (int64, error) { return c.rebalanceLeaders(ctx, snap, t, view, mem, now) }},
 	}
 	var last int64
 	var firstErr error
@@ -229,29 +231,21 @@ func (c *Controller) completeReassignments(ctx context.Context, snap *cluster.Sn
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
-		var done bool
-		state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
-			// Decided again on the current state: the ISR may have shrunk,
-			// or the reassignment been cancelled, since the snapshot.
+	// Decided again on the state written over: the ISR may have shrunk,
+	// or the reassignment been cancelled, since the snapshot.
+	return c.writeAll(ctx, snap, t, jobs, "completing the reassignment of",
+		func(_ job, p *cluster.PartitionState) error {
 			next, ok := completeReassignment(*p, snap.Brokers)
-			if ok {
-				*p = next
+			if !ok {
+				return errNothingToDo
 			}
-			done = ok
+			*p = next
 			return nil
-		})
-		switch {
-		case errors.Is(err, cluster.ErrUnknownTopic) || errors.Is(err, cluster.ErrUnknownPartition):
-			return 0, nil // deleted meanwhile
-		case err != nil:
-			return 0, fmt.Errorf("controller: completing the reassignment of %s-%d: %w", j.topic, j.partition, err)
-		case done:
+		},
+		func(j job, _, state cluster.PartitionState) {
 			c.log.Info("completed partition reassignment", "topic", j.topic, "partition", j.partition,
 				"replicas", state.Replicas, "leader", state.Leader, "leader.epoch", state.LeaderEpoch, "isr", state.ISR)
-		}
-		return rev, nil
-	})
+		})
 }
 
 // reassigning reports whether p has an ongoing reassignment.

@@ -30,16 +30,17 @@ type job struct {
 // errors are returned once every partition has been tried.
 func (c *Controller) reconcile(ctx context.Context, snap *cluster.Snapshot, t *term) (int64, error) {
 	var jobs []job
+	pols := map[string]policy{} // by topic, parsed once it matters
 	for name, topic := range snap.Topics {
-		var pol policy // the topic's, parsed once it matters
-		parsed := false
 		for i := range topic.Partitions {
 			p := &topic.Partitions[i]
 			if !needsLeader(p, snap.Brokers) {
 				continue
 			}
-			if !parsed {
-				pol, parsed = c.policy(topic), true
+			pol, ok := pols[name]
+			if !ok {
+				pol = c.policy(topic)
+				pols[name] = pol
 			}
 			// Offline partitions that must stay so are skipped here rather
 			// than re-read from etcd on every snapshot.
@@ -51,9 +52,21 @@ func (c *Controller) reconcile(ctx context.Context, snap *cluster.Snapshot, t *t
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	return c.run(ctx, jobs, func(ctx context.Context, j job) (int64, error) {
-		return c.electLeader(ctx, snap, t, j)
-	})
+	// Liveness is the snapshot's: a broker it shows dead had its lease
+	// expire, whatever happened since.
+	return c.writeAll(ctx, snap, t, jobs, "electing a leader of",
+		func(j job, p *cluster.PartitionState) error {
+			next, k := electLeader(*p, snap.Brokers, pols[j.topic])
+			if k == kindNone {
+				return errNothingToDo
+			}
+			*p = next
+			return nil
+		},
+		func(j job, old, state cluster.PartitionState) {
+			_, k := electLeader(old, snap.Brokers, pols[j.topic])
+			c.logElection(j, k, old, state)
+		})
 }
 
 // run calls write for each job on up to maxWriters goroutines, which it
@@ -106,6 +119,91 @@ feed:
 	return lastRev, failed
 }
 
+// writeAll decides and writes the change of each job's partition: decide
+// turns a copy of the partition's state into the state to write (an
+// unchanged state, or errNothingToDo, writes nothing), and done reports
+// each write. The decisions are made on snap's states and written in
+// batches of one etcd transaction each (cluster.Store.WritePartitions),
+// up to maxWriters batches at once; a batch that finds a partition
+// changed since snap is written again one partition at a time, deciding
+// again on the current state. It returns the highest revision written,
+// and ErrConditionFailed (deposed) in preference to other errors.
+func (c *Controller) writeAll(ctx context.Context, snap *cluster.Snapshot, t *term, jobs []job, what string,
+	decide func(j job, p *cluster.PartitionState) error, done func(j job, old, next cluster.PartitionState)) (int64, error) {
+	var batches [][]cluster.PartitionWrite
+	var batch []cluster.PartitionWrite
+	byPartition := make(map[TopicPartition]job, len(jobs))
+	var lastErr error
+	for _, j := range jobs {
+		known, ok := snap.Partition(j.topic, j.partition)
+		if !ok || !known.Available() {
+			continue
+		}
+		next := known.Clone()
+		if err := decide(j, &next); err != nil {
+			if !errors.Is(err, errNothingToDo) {
+				lastErr = fmt.Errorf("controller: %s %s-%d: %w", what, j.topic, j.partition, err)
+			}
+			continue
+		}
+		if next.Equal(&known) {
+			continue
+		}
+		byPartition[TopicPartition{j.topic, j.partition}] = j
+		batch = append(batch, cluster.PartitionWrite{Topic: j.topic, Partition: j.partition, Known: known, Next: next})
+		if len(batch) == c.store.MaxPartitionWrites() {
+			batches, batch = append(batches, batch), nil
+		}
+	}
+	if len(batch) > 0 {
+		batches = append(batches, batch)
+	}
+	bjobs := make([]job, len(batches))
+	for i := range batches {
+		bjobs[i] = job{i: i}
+	}
+	rev, err := c.run(ctx, bjobs, func(ctx context.Context, bj job) (int64, error) {
+		b := batches[bj.i]
+		rev, err := c.store.WritePartitions(ctx, b, t.fence())
+		if err == nil {
+			for _, w := range b {
+				next := w.Next
+				next.PartitionEpoch, next.Revision = w.Known.PartitionEpoch+1, rev
+				done(byPartition[TopicPartition{w.Topic, w.Partition}], w.Known, next)
+			}
+			return rev, nil
+		}
+		if !errors.Is(err, cluster.ErrStale) {
+			return 0, err
+		}
+		// Some partition moved on: decide again, one at a time.
+		var last int64
+		for _, w := range b {
+			j := byPartition[TopicPartition{w.Topic, w.Partition}]
+			var old cluster.PartitionState
+			state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
+				old = p.Clone()
+				return decide(j, p)
+			})
+			if ok, err := written(err, what, j); !ok {
+				if err != nil {
+					return last, err
+				}
+				continue
+			}
+			if rev != 0 {
+				done(j, old, state)
+			}
+			last = max(last, rev)
+		}
+		return last, nil
+	})
+	if err == nil {
+		err = lastErr
+	}
+	return rev, err
+}
+
 // update writes one partition's change decided by fn, starting from its
 // state in snap (the controller follows the snapshots, so that state is
 // nearly always current and the write takes one round trip), fenced by
@@ -118,27 +216,8 @@ func (c *Controller) update(ctx context.Context, snap *cluster.Snapshot, t *term
 	return c.store.UpdatePartitionFrom(ctx, j.topic, j.partition, known, t.fence(), fn)
 }
 
-// electLeader writes the election of one partition, deciding again on the
-// partition's current state, and returns the revision written (0 if
-// nothing was). Liveness is the snapshot's: a broker it shows dead had its
-// lease expire, whatever happened since.
-func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t *term, j job) (int64, error) {
-	pol := c.policy(snap.Topics[j.topic])
-	var k kind
-	var old cluster.PartitionState
-	state, rev, err := c.update(ctx, snap, t, j, func(p *cluster.PartitionState) error {
-		old = *p
-		*p, k = electLeader(*p, snap.Brokers, pol)
-		return nil
-	})
-	switch {
-	case errors.Is(err, cluster.ErrUnknownTopic) || errors.Is(err, cluster.ErrUnknownPartition):
-		return 0, nil // deleted meanwhile: nothing to lead
-	case err != nil:
-		return 0, fmt.Errorf("controller: electing a leader of %s-%d: %w", j.topic, j.partition, err)
-	case k == kindNone:
-		return 0, nil
-	}
+// logElection reports an election of kind k from old to state.
+func (c *Controller) logElection(j job, k kind, old, state cluster.PartitionState) {
 	attrs := []any{"topic", j.topic, "partition", j.partition, "leader", state.Leader,
 		"leader.epoch", state.LeaderEpoch, "isr", state.ISR, "elr", state.ELR,
 		"previous.leader", old.Leader, "previous.isr", old.ISR, "previous.elr", old.ELR}
@@ -154,7 +233,6 @@ func (c *Controller) electLeader(ctx context.Context, snap *cluster.Snapshot, t 
 	case kindShrunk:
 		c.log.Info("removed dead or stopping brokers from the ISR", attrs...)
 	}
-	return rev, nil
 }
 
 // policy returns the topic's unclean.leader.election.enable and

@@ -92,6 +92,8 @@ type tenure struct {
 	last  map[int32]cluster.BrokerInfo
 	// repaired is the placementKey of the last snapshot repaired.
 	repaired uint64
+	// rebalanced is when the leader imbalance was last checked.
+	rebalanced time.Time
 }
 
 // observe updates the death times from snap at now, and returns the dead
@@ -131,6 +133,19 @@ func (d *tenure) observe(snap *cluster.Snapshot, now time.Time) []int32 {
 func (d *tenure) inGrace(id int32, now time.Time, grace time.Duration) bool {
 	since, ok := d.since[id]
 	return ok && now.Sub(since) < grace
+}
+
+// nextWake returns when the controller must look again without a new
+// snapshot: the next end of a grace period, or of the leader imbalance
+// check interval (every > 0); the zero time for never.
+func (d *tenure) nextWake(grace, every time.Duration) time.Time {
+	next := d.nextExpiry(grace)
+	if every > 0 && !d.rebalanced.IsZero() {
+		if check := d.rebalanced.Add(every); next.IsZero() || check.Before(next) {
+			next = check
+		}
+	}
+	return next
 }
 
 // nextExpiry returns when the next grace period ends, or the zero time.
@@ -332,4 +347,56 @@ func expiredReplicas(p *cluster.PartitionState, expired func(int32) bool) []int3
 		}
 	}
 	return out
+}
+
+// rebalanceLeaders is Kafka's automatic preferred leader election
+// (auto.leader.rebalance.enable): every leader.imbalance.check.interval
+// in a settled cluster, a broker that leads less than
+// 100 - leader.imbalance.per.broker.percentage percent of the partitions
+// it is the preferred replica of gets them back, where it is live and in
+// sync. It returns the revision of its last write.
+func (c *Controller) rebalanceLeaders(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView, mem *tenure, now time.Time) (int64, error) {
+	if mem.rebalanced.IsZero() {
+		mem.rebalanced = now // as in Kafka, the first check comes one interval into the term
+	}
+	if !c.broker.AutoLeaderRebalance || now.Sub(mem.rebalanced) < c.broker.LeaderImbalanceInterval || !settled(snap, view) {
+		return 0, nil
+	}
+	mem.rebalanced = now
+	preferred, elsewhere := map[int32]int{}, map[int32][]job{}
+	for name, topic := range snap.Topics {
+		for i := range topic.Partitions {
+			p := &topic.Partitions[i]
+			if !p.Available() || len(p.Replicas) == 0 || reassigning(p) {
+				continue
+			}
+			b := p.Replicas[0]
+			preferred[b]++
+			if p.Leader != b {
+				elsewhere[b] = append(elsewhere[b], job{topic: name, partition: int32(i)})
+			}
+		}
+	}
+	var jobs []job
+	for b, js := range elsewhere {
+		if len(js)*100 > c.broker.LeaderImbalancePercentage*preferred[b] {
+			jobs = append(jobs, js...)
+		}
+	}
+	if len(jobs) == 0 {
+		return 0, nil
+	}
+	return c.writeAll(ctx, snap, t, jobs, "electing the preferred leader of",
+		func(_ job, p *cluster.PartitionState) error {
+			next, err := electPreferred(*p, snap.Brokers)
+			if err != nil {
+				return errNothingToDo // not needed, or not available: next time
+			}
+			*p = next
+			return nil
+		},
+		func(j job, old, state cluster.PartitionState) {
+			c.log.Info("rebalanced leadership to the preferred replica", "topic", j.topic, "partition", j.partition,
+				"leader", state.Leader, "leader.epoch", state.LeaderEpoch, "previous.leader", old.Leader)
+		})
 }

@@ -93,3 +93,35 @@ func TestTemporaryReplicas(t *testing.T) {
 		t.Errorf("final state %+v: want the temporary replica %d kept and a leader", p, tmp)
 	}
 }
+
+// TestAutoLeaderRebalance: a broker that leads none of the partitions it
+// is the preferred replica of gets them back at the next check, as
+// Kafka's auto.leader.rebalance.enable does; one within
+// leader.imbalance.per.broker.percentage keeps the imbalance.
+func TestAutoLeaderRebalance(t *testing.T) {
+	c := newTestClusterWith(t, map[string]string{"placement.repair.max.moves": "0", "leader.imbalance.check.interval.seconds": "1"}, 0, 1, 2)
+	ctrl := c.active()
+	r := []int32{0, 1, 2}
+	var ps []cluster.PartitionState
+	for i := range 10 {
+		p := cluster.PartitionState{Replicas: r, Leader: 0, ISR: r}
+		if i < 4 {
+			p.Leader = 1 // broker 0 leads 6 of its 10: 40% elsewhere, over 10%
+		}
+		ps = append(ps, p)
+	}
+	c.createTopicStates("t", nil, ps)
+	snap := waitSnap(t, ctrl, "broker 0 leading its preferred partitions", func(s *cluster.Snapshot) bool {
+		for _, p := range s.Topics["t"].Partitions {
+			if p.Leader != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, p := range snap.Topics["t"].Partitions {
+		if want := int32(0); i < 4 && p.LeaderEpoch != 1 || i >= 4 && p.LeaderEpoch != want {
+			t.Errorf("partition %d at leader epoch %d", i, p.LeaderEpoch)
+		}
+	}
+}

@@ -19,6 +19,10 @@ import (
 // cluster.Store.UpdatePartitionFrom). *cluster.Store implements it.
 type PartitionStore interface {
 	UpdatePartitionFrom(ctx context.Context, topic string, partition int32, known *cluster.PartitionState, conds []clientv3.Cmp, fn func(*cluster.PartitionState) error) (cluster.PartitionState, int64, error)
+	// WritePartitions writes many ISR changes in one transaction, all or
+	// none; MaxPartitionWrites bounds a batch.
+	WritePartitions(ctx context.Context, writes []cluster.PartitionWrite, conds []clientv3.Cmp) (int64, error)
+	MaxPartitionWrites() int
 }
 
 // errISRFenced aborts an ISR write whose leader no longer leads at its
@@ -113,23 +117,84 @@ func (m *Manager) checkISR(ctx context.Context, now time.Time, rules partition.I
 		}
 	}
 	// Each partition has one change in flight at most (ProposeISRChange),
-	// so the writes are independent.
+	// so the writes are independent: they go in batches of one etcd
+	// transaction each (a dead follower leaves hundreds of ISRs at once),
+	// several batches at a time.
+	var batches [][]proposal
+	for len(props) > 0 {
+		n := min(len(props), max(1, m.cfg.Store.MaxPartitionWrites()))
+		batches, props = append(batches, props[:n]), props[n:]
+	}
 	sem := make(chan struct{}, maxISRWriters)
 	var wg sync.WaitGroup
-	for _, pr := range props {
+	for _, b := range batches {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			committed, err := m.writeISR(ctx, pr.change)
-			if err != nil {
-				m.log.Warn("changing ISR", "partition", pr.change.ID.String(), "remove", pr.change.Remove, "add", pr.change.Add, "err", err)
-			} else {
-				m.log.Info("changed ISR", "partition", pr.change.ID.String(), "remove", pr.change.Remove, "add", pr.change.Add, "isr", committed.ISR)
+			changes := make([]partition.ISRChange, len(b))
+			for i, pr := range b {
+				changes[i] = pr.change
 			}
-			pr.p.FinishISRChange(committed)
+			for i, res := range m.writeISRs(ctx, changes) {
+				change := b[i].change
+				if res.err != nil {
+					m.log.Warn("changing ISR", "partition", change.ID.String(), "remove", change.Remove, "add", change.Add, "err", res.err)
+				} else {
+					m.log.Info("changed ISR", "partition", change.ID.String(), "remove", change.Remove, "add", change.Add, "isr", res.committed.ISR)
+				}
+				b[i].p.FinishISRChange(res.committed)
+			}
 		})
 	}
 	wg.Wait()
+}
+
+// isrResult is the outcome of one ISR change: the state written, or err.
+type isrResult struct {
+	committed *partition.LeaderState
+	err       error
+}
+
+// writeISRs writes changes in one transaction when every partition is
+// still as the latest snapshot shows it, led by this broker at the
+// change's epoch; else each on its own (writeISR), deciding on the
+// current state.
+func (m *Manager) writeISRs(ctx context.Context, changes []partition.ISRChange) []isrResult {
+	out := make([]isrResult, len(changes))
+	one := func() []isrResult {
+		for i, c := range changes {
+			out[i].committed, out[i].err = m.writeISR(ctx, c)
+		}
+		return out
+	}
+	snap := m.latest.Load()
+	if snap == nil || len(changes) == 1 {
+		return one()
+	}
+	self := m.cfg.BrokerID
+	writes := make([]cluster.PartitionWrite, len(changes))
+	for i, c := range changes {
+		known, ok := snap.Partition(c.ID.Topic, c.ID.Partition)
+		if !ok || !known.Available() || known.Leader != self || known.LeaderEpoch != c.Epoch {
+			return one()
+		}
+		next := known.Clone()
+		applyISRChange(&next, c, m.joinable(c.Add))
+		writes[i] = cluster.PartitionWrite{Topic: c.ID.Topic, Partition: c.ID.Partition, Known: known, Next: next}
+	}
+	wctx, cancel := context.WithTimeout(ctx, isrWriteTimeout)
+	rev, err := m.cfg.Store.WritePartitions(wctx, writes, nil)
+	cancel()
+	if err != nil {
+		return one()
+	}
+	for i, w := range writes {
+		st := w.Next
+		st.PartitionEpoch, st.Revision = w.Known.PartitionEpoch+1, rev
+		ls := m.leaderState(&st, m.dirOf(changes[i].ID))
+		out[i].committed = &ls
+	}
+	return out
 }
 
 // writeISR writes an ISR change with a compare-and-swap fenced by the

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// runBrokerCmd runs "spotstream broker args..." against addr and returns
+// its output and exit status.
+func runBrokerCmd(t *testing.T, addr string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(spotstreamBinary(t), append(append([]string{"broker"}, args...), "--bootstrap-server", addr, "--timeout", "30s")...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	}
+	t.Fatalf("spotstream broker %v: %v", args, err)
+	return "", -1
+}
+
+// TestBrokerDrainCommand drains a running broker by hand, the way an
+// operator does before taking its machine away: it leads nothing that
+// another in-sync replica could lead, yet stays in every ISR; Kafka's
+// DescribeConfigs shows the drain; undrain gives it leaderships again
+// (the automatic preferred leader election); bad ids get clear errors and
+// exit statuses scripts can rely on.
+func TestBrokerDrainCommand(t *testing.T) {
+	c := startCluster(t, 3, nil, "leader.imbalance.check.interval.seconds=1")
+	addr := c.brokers[0].Addr()
+	topic := topicName(t)
+	createReplicatedTopic(t, c, topic, 6)
+	waitFor(t, 20*time.Second, "every partition led", func() bool {
+		ps := c.metadata(addr).Topics[topic].Partitions
+		return len(ps) == 6 && !slices.ContainsFunc(ps.Sorted(), func(p kadm.PartitionDetail) bool { return p.Leader < 0 })
+	})
+
+	out, code := runBrokerCmd(t, addr, "drain", "1", "--wait")
+	if code != 0 {
+		t.Fatalf("drain 1: exit %d\n%s", code, out)
+	}
+	leads, inISR, replicas := c.leadership(addr, topic)
+	if leads[1] != 0 || inISR[1] != replicas[1] {
+		t.Errorf("after drain --wait: broker 1 leads %d, in %d of its %d ISRs; want 0 and all", leads[1], inISR[1], replicas[1])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	configs, err := kadm.NewClient(newClient(t, c.brokers[1].Addr())).DescribeBrokerConfigs(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain := ""
+	for _, rc := range configs {
+		for _, cfg := range rc.Configs {
+			if cfg.Key == "broker.drain" && cfg.Value != nil {
+				drain = *cfg.Value
+			}
+		}
+	}
+	if drain != "full" {
+		t.Errorf("DescribeConfigs of broker 1: broker.drain=%q, want full", drain)
+	}
+
+	if out, code := runBrokerCmd(t, addr, "undrain", "1"); code != 0 {
+		t.Fatalf("undrain 1: exit %d\n%s", code, out)
+	}
+	waitFor(t, 30*time.Second, "broker 1 leading again", func() bool {
+		leads, _, _ := c.leadership(addr, topic)
+		return leads[1] > 0
+	})
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"drain", "9"}, 1, "broker 9 is not in the cluster"},
+		{[]string{"drain", "abc"}, 2, "not a broker id"},
+		{[]string{"drain"}, 2, "want one broker id"},
+		{[]string{"frobnicate", "1"}, 2, "unknown subcommand"},
+	} {
+		out, code := runBrokerCmd(t, addr, tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.says) {
+			t.Errorf("broker %v: exit %d, output %q; want exit %d saying %q", tc.args, code, out, tc.code, tc.says)
+		}
+	}
+}
