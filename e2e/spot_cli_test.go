@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os/exec"
 	"slices"
@@ -69,6 +70,25 @@ func TestBrokerDrainCommand(t *testing.T) {
 	}
 	if drain != "full" {
 		t.Errorf("DescribeConfigs of broker 1: broker.drain=%q, want full", drain)
+	}
+	statusOut, err := exec.Command(spotstreamBinary(t), "cluster", "status", "--output", "json", "--bootstrap-server", addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, statusOut)
+	}
+	var status struct {
+		Brokers []struct {
+			ID      int32  `json:"id"`
+			State   string `json:"state"`
+			Drain   string `json:"drain"`
+			Leaders int    `json:"leaders"`
+		} `json:"brokers"`
+		Violations []any `json:"violations"`
+	}
+	if err := json.Unmarshal(statusOut, &status); err != nil {
+		t.Fatalf("%v: %s", err, statusOut)
+	}
+	if b := status.Brokers[1]; b.ID != 1 || b.State != "drained" || b.Drain != "full" || b.Leaders != 0 {
+		t.Errorf("cluster status shows broker 1 as %+v, want drained (full) leading nothing", b)
 	}
 
 	if out, code := runBrokerCmd(t, addr, "undrain", "1"); code != 0 {

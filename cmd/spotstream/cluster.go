@@ -25,8 +25,9 @@ import (
 
 const clusterUsage = `usage: spotstream cluster <subcommand> [arguments]
 
-  status   brokers (id, address, rack, state), the controller, the
-           coordination quorum, and the partitions that are offline,
+  status   brokers (id, address, zone, capacity, state, load), the
+           controller, the coordination quorum, placement violations and
+           reassignments in progress, and the partitions that are offline,
            under-replicated or under their min.insync.replicas
 
 Run 'spotstream cluster <subcommand> -h' for flags.
@@ -34,10 +35,12 @@ Run 'spotstream cluster <subcommand> -h' for flags.
 
 const statusSynopsis = `usage: spotstream cluster status [flags]
 
-Print the cluster's brokers and controller; the members of its coordination
-quorum (the embedded etcd members: the broker running each, whether it is
-up, which one leads), from DescribeQuorum; then every partition that needs
-attention:
+Print the cluster's brokers (zone, capacity, whether an operator drained
+them, leaders and replicas held) and controller; the members of its
+coordination quorum (the embedded etcd members: the broker running each,
+whether it is up, which one leads), from DescribeQuorum; the partitions
+that break a placement rule (an on-demand replica, distinct zones) and the
+reassignments in progress; then every partition that needs attention:
   offline          no leader: nothing can be produced or consumed
   under-min-isr    fewer in-sync replicas than min.insync.replicas: acks=all
                    producers get NOT_ENOUGH_REPLICAS
@@ -109,6 +112,11 @@ func clusterStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return o.conn.explainTimeout(err)
 	}
 	st := judgeStatus(meta, minISR)
+	info, err := fetchPlacement(ctx, adm, meta)
+	if err != nil {
+		return o.conn.explainTimeout(err)
+	}
+	judgePlacement(&st, meta, info)
 	if q, err := describeQuorum(ctx, o.conn); err != nil {
 		fmt.Fprintf(stderr, "coordination quorum not described: %v\n", err)
 	} else {
@@ -158,6 +166,12 @@ type clusterState struct {
 	// Quorum is the coordination quorum, nil when the cluster did not
 	// describe it.
 	Quorum *quorumState `json:"quorum,omitempty"`
+	// Violations are the partitions that break a placement rule (see
+	// docs/architecture.md), Warnings what the zones make unavoidable,
+	// Reassignments the moves in progress.
+	Violations    []violationStatus    `json:"violations"`
+	Warnings      []string             `json:"warnings,omitempty"`
+	Reassignments []reassignmentStatus `json:"reassignments"`
 }
 
 // quorumState is the coordination quorum, from DescribeQuorum.
@@ -234,10 +248,17 @@ func judgeQuorum(resp *kmsg.DescribeQuorumResponse) (*quorumState, error) {
 // brokerState is one broker: alive (in Metadata) or only named by replica
 // assignments.
 type brokerState struct {
-	ID      int32  `json:"id"`
-	Address string `json:"address,omitempty"`
-	Rack    string `json:"rack,omitempty"`
-	State   string `json:"state"` // "running" or "offline"
+	ID       int32  `json:"id"`
+	Address  string `json:"address,omitempty"`
+	Rack     string `json:"rack,omitempty"`
+	Capacity string `json:"capacity,omitempty"`
+	// State is running, draining (an operator's drain, leaderships left
+	// to move), drained, or offline (named by assignments, not alive).
+	State string `json:"state"`
+	// Drain is the operator's drain (broker.drain), "" for none.
+	Drain    string `json:"drain,omitempty"`
+	Leaders  int    `json:"leaders"`
+	Replicas int    `json:"replicas"`
 }
 
 // partitionStatus is a partition that needs attention.
@@ -303,9 +324,9 @@ func judgeStatus(meta kadm.Metadata, minISR map[string]int) clusterState {
 func printStatus(w io.Writer, st clusterState) error {
 	fmt.Fprintf(w, "cluster %s, controller %d\n\n", dash(st.ClusterID), st.Controller)
 	tw := newTable(w)
-	fmt.Fprintln(tw, "BROKER\tADDRESS\tRACK\tSTATE")
+	fmt.Fprintln(tw, "BROKER\tADDRESS\tZONE\tCAPACITY\tSTATE\tLEADERS\tREPLICAS")
 	for _, b := range st.Brokers {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, dash(b.Address), dash(b.Rack), b.State)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", b.ID, dash(b.Address), dash(b.Rack), dash(b.Capacity), b.State, b.Leaders, b.Replicas)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -328,6 +349,9 @@ func printStatus(w io.Writer, st clusterState) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	if err := printPlacement(w, st); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "\n%d partitions: %d offline, %d under min ISR, %d under-replicated\n",
 		st.Partitions, st.Offline, st.UnderMinISR, st.UnderReplica)

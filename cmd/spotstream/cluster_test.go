@@ -49,13 +49,32 @@ func TestJudgeStatus(t *testing.T) {
 		t.Errorf("brokers %+v, want 0 and 1 running and 2 offline", st.Brokers)
 	}
 
+	judgePlacement(&st, meta, placementInfo{
+		configs: map[int32]map[string]string{
+			0: {"broker.capacity": "on-demand"},
+			1: {"broker.capacity": "spot", "broker.drain": "full"},
+		},
+		moving: []kadm.ListPartitionReassignmentsResponse{{Topic: "t", Partition: 1, Replicas: []int32{1, 2, 0}, AddingReplicas: []int32{0}}},
+	})
+	if b := st.Brokers[1]; b.Capacity != "spot" || b.State != "draining" || b.Leaders != 2 || b.Replicas != 5 {
+		t.Errorf("broker 1: %+v; want spot, draining (it leads t/1, whose ISR holds broker 0), 2 leaders, 5 replicas", b)
+	}
+	if b := st.Brokers[0]; b.Capacity != "on-demand" || b.State != "running" {
+		t.Errorf("broker 0: %+v", b)
+	}
+	if len(st.Reassignments) != 1 || len(st.Violations) == 0 {
+		t.Errorf("reassignments %+v, violations %+v; want one move, and violations for the replicas on offline broker 2", st.Reassignments, st.Violations)
+	}
+
 	var b bytes.Buffer
 	if err := printStatus(&b, st); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"cluster c1, controller 1",
-		"2       -              -     offline",
+		"1       10.0.0.2:9092  b     spot       draining  2        5",
+		"2       -              -     -          offline   0        4",
+		"reassignments in progress",
 		"5 partitions: 1 offline, 1 under min ISR, 1 under-replicated",
 		"t      3          none    2,1,0     2    2        offline",
 	} {

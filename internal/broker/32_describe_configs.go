@@ -31,7 +31,7 @@ func (b *Broker) handleDescribeConfigs(req *wire.Request) wire.Reply {
 			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.id)) {
 				err = kerrf(kerr.InvalidRequest, "this is broker %d, not %q", b.id, rr.ResourceName)
 			} else {
-				entries = b.cfg.Describe()
+				entries = b.withIdentity(b.cfg.Describe())
 			}
 		default:
 			err = kerrf(kerr.InvalidRequest, "resource type %v is not supported", rr.ResourceType)
@@ -50,6 +50,33 @@ func (b *Broker) handleDescribeConfigs(req *wire.Request) wire.Reply {
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return wire.Respond(resp)
+}
+
+// withIdentity reports broker.rack and broker.capacity as they are in
+// effect: when left unset, the broker learned them from the instance
+// metadata service (cloud.provider) and registered them, and tools such as
+// spotstream cluster status should see what placement sees.
+func (b *Broker) withIdentity(entries []config.Entry) []config.Entry {
+	reg, ok := b.meta.Load().Brokers[b.id]
+	if !ok {
+		return entries
+	}
+	for i := range entries {
+		e := &entries[i]
+		var v string
+		switch e.Name {
+		case "broker.rack":
+			v = reg.Rack
+		case "broker.capacity":
+			v = reg.Capacity
+		default:
+			continue
+		}
+		if v != "" && (e.Value == nil || *e.Value == "") {
+			e.Value, e.Source, e.Synonyms = &v, config.SourceStaticBroker, nil
+		}
+	}
+	return entries
 }
 
 func describedConfig(e config.Entry, r *kmsg.DescribeConfigsRequest) kmsg.DescribeConfigsResponseResourceConfig {
