@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -113,5 +115,72 @@ func TestBrokerDrainCommand(t *testing.T) {
 		if code != tc.code || !strings.Contains(out, tc.says) {
 			t.Errorf("broker %v: exit %d, output %q; want exit %d saying %q", tc.args, code, out, tc.code, tc.says)
 		}
+	}
+}
+
+// runCmd runs "spotstream args..." and returns its output and exit status.
+func runCmd(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(spotstreamBinary(t), args...).Output()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out) + string(exit.Stderr), exit.ExitCode()
+	}
+	t.Fatalf("spotstream %v: %v", args, err)
+	return "", -1
+}
+
+// TestReassignCommand moves every replica off a broker by hand: plan
+// (kafka-reassign-partitions JSON) over the other brokers, apply, status
+// until done, and the replicas are where the plan put them.
+func TestReassignCommand(t *testing.T) {
+	// The controller's own repair is off, so that only the plan moves.
+	c := startCluster(t, 4, nil, "placement.repair.max.moves=0")
+	addr := c.brokers[0].Addr()
+	topic := topicName(t)
+	createReplicatedTopic(t, c, topic, 8)
+	_, _, before := c.leadership(addr, topic)
+	if before[3] == 0 {
+		t.Fatalf("broker 3 holds no replica to move: %v", before)
+	}
+
+	plan, code := runCmd(t, "reassign", "plan", topic, "--broker-list", "0,1,2", "--bootstrap-server", addr)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, plan)
+	}
+	var parsed struct {
+		Version    int `json:"version"`
+		Partitions []struct {
+			Replicas []int32 `json:"replicas"`
+		} `json:"partitions"`
+	}
+	if err := json.Unmarshal([]byte(plan), &parsed); err != nil || parsed.Version != 1 || len(parsed.Partitions) != before[3] {
+		t.Fatalf("plan %s (%v): want version 1 moving broker 3's %d replicas", plan, err, before[3])
+	}
+	file := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, "reassign", "apply", file, "--bootstrap-server", addr); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	waitFor(t, 60*time.Second, "the moves to finish", func() bool {
+		out, code := runCmd(t, "reassign", "status", file, "--bootstrap-server", addr)
+		if code != 0 && code != 3 {
+			t.Fatalf("status: exit %d\n%s", code, out)
+		}
+		return code == 0
+	})
+	if _, _, after := c.leadership(addr, topic); after[3] != 0 {
+		t.Errorf("broker 3 still holds %d replicas after the plan", after[3])
+	}
+	if out, code := runCmd(t, "reassign", "cancel", "--bootstrap-server", addr); code != 0 {
+		t.Errorf("cancel with nothing in progress: exit %d\n%s", code, out)
+	}
+	if _, code := runCmd(t, "reassign", "apply", "--bootstrap-server", addr); code != 2 {
+		t.Errorf("apply without a plan: exit %d, want 2", code)
 	}
 }

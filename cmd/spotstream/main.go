@@ -5,6 +5,7 @@
 //	spotstream group list|describe|reset-offsets|delete [arguments]
 //	spotstream cluster status [flags]
 //	spotstream broker drain|undrain ID [flags]
+//	spotstream reassign plan|apply|status|cancel [arguments]
 package main
 
 import (
@@ -21,6 +22,7 @@ commands:
   group    list, describe, reset the offsets of, or delete consumer groups of any Kafka cluster
   cluster  status: brokers, controller, offline and under-replicated partitions
   broker   drain or undrain a broker while it keeps running
+  reassign plan, apply, follow or cancel replica moves (kafka-reassign-partitions JSON)
 
 Run 'spotstream <command> -h' for a command's flags.
 `
@@ -42,6 +44,8 @@ func main() {
 		err = cluster(args)
 	case "broker":
 		err = brokerCmd(args)
+	case "reassign":
+		err = reassignCmd(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -53,6 +57,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "spotstream %s: %v\n", os.Args[1], err)
 		if errors.As(err, new(usageError)) {
 			os.Exit(2)
+		}
+		if errors.Is(err, errStillMoving) {
+			os.Exit(3)
 		}
 		os.Exit(1)
 	}
