@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -131,21 +132,22 @@ func judgePlacement(st *clusterState, meta kadm.Metadata, info placementInfo) {
 		if b.State == "drained" && movable[b.ID] > 0 {
 			b.State = "draining"
 		}
+		if stuck := b.Leaders - movable[b.ID]; b.Drain != "" && stuck > 0 {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("broker %d is drained but still leads %d partitions that no other in-sync replica can lead: they stay led there rather than go offline", b.ID, stuck))
+		}
 	}
 	for _, v := range placement.Violations(brokers, parts) {
 		st.Violations = append(st.Violations, violationStatus{Topic: v.Topic, Partition: v.Partition, Rule: v.Rule, Reason: v.Reason})
 	}
-	if len(zones) > 1 {
-		for _, z := range slices.Sorted(func(yield func(string) bool) {
-			for z := range zones {
-				if !yield(z) {
-					return
-				}
-			}
-		}) {
-			if zones[z] == 1 {
-				st.Warnings = append(st.Warnings, fmt.Sprintf("zone %q has a single broker: it holds a replica of nearly every partition (durability before balance)", z))
-			}
+	// A zone with a single broker while others have more gets that broker
+	// into nearly every partition: durability before balance.
+	largest := 0
+	for _, n := range zones {
+		largest = max(largest, n)
+	}
+	for _, z := range slices.Sorted(maps.Keys(zones)) {
+		if zones[z] == 1 && largest > 1 {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("zone %q has a single broker while others have more: it holds a replica of nearly every partition (durability before balance)", z))
 		}
 	}
 	for _, m := range info.moving {

@@ -62,6 +62,9 @@ func TestJudgeStatus(t *testing.T) {
 	if b := st.Brokers[0]; b.Capacity != "on-demand" || b.State != "running" {
 		t.Errorf("broker 0: %+v", b)
 	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "broker 1 is drained but still leads 1 partitions") {
+		t.Errorf("warnings %q; want one saying broker 1 keeps leading u/0, its only replica", st.Warnings)
+	}
 	if len(st.Reassignments) != 1 || len(st.Violations) == 0 {
 		t.Errorf("reassignments %+v, violations %+v; want one move, and violations for the replicas on offline broker 2", st.Reassignments, st.Violations)
 	}
@@ -148,5 +151,31 @@ func TestParseStatusOutput(t *testing.T) {
 		case err != nil || o.json != tc.json:
 			t.Errorf("%q: json %v, error %v; want json %v", tc.args, o.json, err, tc.json)
 		}
+	}
+}
+
+// TestUnevenZones: a zone with a single broker beside larger ones is
+// worth a warning; zones of one broker each are not.
+func TestUnevenZones(t *testing.T) {
+	rack := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name  string
+		racks []string
+		want  int
+	}{
+		{"even", []string{"a", "b", "c"}, 0},
+		{"uneven", []string{"a", "a", "b"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := kadm.Metadata{Topics: kadm.TopicDetails{}}
+			for i, r := range tc.racks {
+				meta.Brokers = append(meta.Brokers, kadm.BrokerDetail{NodeID: int32(i), Rack: rack(r)})
+			}
+			st := judgeStatus(meta, nil)
+			judgePlacement(&st, meta, placementInfo{})
+			if len(st.Warnings) != tc.want {
+				t.Errorf("warnings %q, want %d", st.Warnings, tc.want)
+			}
+		})
 	}
 }
