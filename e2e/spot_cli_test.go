@@ -19,17 +19,7 @@ import (
 // its output and exit status.
 func runBrokerCmd(t *testing.T, addr string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(spotstreamBinary(t), append(append([]string{"broker"}, args...), "--bootstrap-server", addr, "--timeout", "30s")...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &exit):
-		return string(out), exit.ExitCode()
-	}
-	t.Fatalf("spotstream broker %v: %v", args, err)
-	return "", -1
+	return runCmd(t, append(append([]string{"broker"}, args...), "--bootstrap-server", addr, "--timeout", "30s")...)
 }
 
 // TestBrokerDrainCommand drains a running broker by hand, the way an

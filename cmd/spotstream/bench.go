@@ -15,10 +15,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -47,33 +45,18 @@ var errInterrupted = errors.New("interrupted")
 
 // bench runs "spotstream bench <produce|consume> [flags]".
 func bench(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := commandContext()
 	defer stop()
-	// The first signal ends the run cleanly; restoring the default handling
-	// then lets a second one kill a run that is stuck finishing.
-	context.AfterFunc(ctx, stop)
 	return runBench(ctx, args, os.Stdout, os.Stderr)
 }
+
+// benchSubcommands are the benchmarks.
+var benchSubcommands = map[string]subcommand{"produce": benchProduce, "consume": benchConsume}
 
 // runBench dispatches to a benchmark. The run stops early, printing what it
 // measured so far, when ctx is done.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, benchUsage)
-		return errors.New("missing produce or consume")
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "produce":
-		return benchProduce(ctx, rest, stdout, stderr)
-	case "consume":
-		return benchConsume(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, benchUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, benchUsage)
-		return fmt.Errorf("unknown subcommand %q", sub)
-	}
+	return dispatch(ctx, args, stdout, stderr, benchUsage, benchSubcommands)
 }
 
 // newFlagSet returns a flag set for a bench subcommand that reports errors
@@ -88,13 +71,14 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, which must all be flags.
+// parseFlags parses args, which must all be flags. Its errors are usage
+// errors (flag.ErrHelp among them, still found by errors.Is).
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
 }

@@ -8,14 +8,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -60,38 +56,15 @@ Flags (-flag and --flag both work):
 // drain (cluster.DrainConfig on the broker side).
 const drainConfig = "broker.drain"
 
-// brokerCmd runs "spotstream broker <subcommand> [arguments]".
-func brokerCmd(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runBroker(ctx, args, os.Stdout, os.Stderr)
+// brokerSubcommands are the subcommands of "spotstream broker".
+var brokerSubcommands = map[string]subcommand{
+	"drain": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return brokerDrain(ctx, args, stdout, stderr, true)
+	},
+	"undrain": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return brokerDrain(ctx, args, stdout, stderr, false)
+	},
 }
-
-// runBroker dispatches to a broker subcommand.
-func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, brokerUsage)
-		return usageError{errors.New("missing subcommand")}
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "drain":
-		return brokerDrain(ctx, rest, stdout, stderr, true)
-	case "undrain":
-		return brokerDrain(ctx, rest, stdout, stderr, false)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, brokerUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, brokerUsage)
-		return usageError{fmt.Errorf("unknown subcommand %q", sub)}
-	}
-}
-
-// usageError is a command line that cannot be run as given (exit status
-// 2).
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
 
 // drainOptions are the flags and argument of "spotstream broker
 // drain|undrain".
@@ -124,15 +97,15 @@ func parseDrainOptions(drain bool) func([]string, io.Writer) (drainOptions, erro
 			return o, err
 		}
 		if len(pos) != 1 {
-			return o, usageError{fmt.Errorf("want one broker id, got %d arguments", len(pos))}
+			return o, fmt.Errorf("want one broker id, got %d arguments", len(pos))
 		}
 		id, err := strconv.ParseInt(pos[0], 10, 32)
 		if err != nil || id < 0 {
-			return o, usageError{fmt.Errorf("broker id %q: not a broker id", pos[0])}
+			return o, fmt.Errorf("broker id %q: not a broker id", pos[0])
 		}
 		o.id = int32(id)
 		if err := o.conn.validate(); err != nil {
-			return o, usageError{err}
+			return o, err
 		}
 		return o, nil
 	}

@@ -11,12 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,30 +49,8 @@ A broker that replicas are assigned to but that is not alive is listed as
 Flags (-flag and --flag both work):
 `
 
-// cluster runs "spotstream cluster <subcommand> [arguments]".
-func cluster(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runCluster(ctx, args, os.Stdout, os.Stderr)
-}
-
-// runCluster dispatches to a cluster subcommand.
-func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, clusterUsage)
-		return errors.New("missing subcommand")
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "status":
-		return clusterStatus(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, clusterUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, clusterUsage)
-		return fmt.Errorf("unknown subcommand %q", sub)
-	}
-}
+// clusterSubcommands are the subcommands of "spotstream cluster".
+var clusterSubcommands = map[string]subcommand{"status": clusterStatus}
 
 // statusOptions are the flags of "spotstream cluster status".
 type statusOptions struct {

@@ -71,6 +71,17 @@ func fetchPlacement(ctx context.Context, adm *kadm.Client, meta kadm.Metadata) (
 		}
 		info.configs[int32(id)] = m
 	}
+	moving, err := allMoves(ctx, adm, meta)
+	if err != nil {
+		return info, err
+	}
+	info.moving = moving.Sorted()
+	return info, nil
+}
+
+// allMoves lists the reassignments in progress of every partition in
+// meta (ListPartitionReassignments names the partitions it asks about).
+func allMoves(ctx context.Context, adm *kadm.Client, meta kadm.Metadata) (kadm.ListPartitionReassignmentsResponses, error) {
 	set := kadm.TopicsSet{}
 	for _, t := range meta.Topics {
 		for p := range t.Partitions {
@@ -79,10 +90,9 @@ func fetchPlacement(ctx context.Context, adm *kadm.Client, meta kadm.Metadata) (
 	}
 	moving, err := adm.ListPartitionReassignments(ctx, set)
 	if err != nil {
-		return info, fmt.Errorf("list partition reassignments: %w", err)
+		return nil, fmt.Errorf("list partition reassignments: %w", err)
 	}
-	info.moving = moving.Sorted()
-	return info, nil
+	return moving, nil
 }
 
 // judgePlacement adds to st each broker's capacity, drain, state and

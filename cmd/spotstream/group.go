@@ -17,11 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -46,35 +43,17 @@ Run 'spotstream group <subcommand> -h' for flags.
 // that their logs tell it apart from consumers.
 const groupClientID = "spotstream-group"
 
-// group runs "spotstream group <subcommand> [arguments]".
-func group(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runGroup(ctx, args, os.Stdout, os.Stderr)
+// groupSubcommands are the subcommands of "spotstream group".
+var groupSubcommands = map[string]subcommand{
+	"list":          groupList,
+	"describe":      groupDescribe,
+	"reset-offsets": groupResetOffsets,
+	"delete":        groupDelete,
 }
 
 // runGroup dispatches to a group subcommand.
 func runGroup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, groupUsage)
-		return errors.New("missing subcommand")
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "list":
-		return groupList(ctx, rest, stdout, stderr)
-	case "describe":
-		return groupDescribe(ctx, rest, stdout, stderr)
-	case "reset-offsets":
-		return groupResetOffsets(ctx, rest, stdout, stderr)
-	case "delete":
-		return groupDelete(ctx, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, groupUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, groupUsage)
-		return fmt.Errorf("unknown subcommand %q", sub)
-	}
+	return dispatch(ctx, args, stdout, stderr, groupUsage, groupSubcommands)
 }
 
 // adminConn holds the flags every admin subcommand (group, cluster) has:
@@ -161,7 +140,7 @@ func startAdmin[O adminOptions](ctx context.Context, args []string, stderr io.Wr
 		return o, nil, nil, nil, nil
 	}
 	if err != nil {
-		return o, nil, nil, nil, err
+		return o, nil, nil, nil, usageError{err}
 	}
 	conn := o.connection()
 	adm, actx, done, err = conn.connect(ctx)

@@ -24,7 +24,9 @@ commands:
   broker   drain or undrain a broker while it keeps running
   reassign plan, apply, follow or cancel replica moves (kafka-reassign-partitions JSON)
 
-Run 'spotstream <command> -h' for a command's flags.
+Run 'spotstream <command> -h' for a command's flags. Exit status: 0 on
+success, 1 on failure, 2 on bad usage (and 3 from "reassign status" while
+moves are running).
 `
 
 func main() {
@@ -39,13 +41,13 @@ func main() {
 	case "bench":
 		err = bench(args)
 	case "group":
-		err = group(args)
+		err = runCommandGroup(args, groupUsage, groupSubcommands)
 	case "cluster":
-		err = cluster(args)
+		err = runCommandGroup(args, clusterUsage, clusterSubcommands)
 	case "broker":
-		err = brokerCmd(args)
+		err = runCommandGroup(args, brokerUsage, brokerSubcommands)
 	case "reassign":
-		err = reassignCmd(args)
+		err = runCommandGroup(args, reassignUsage, reassignSubcommands)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

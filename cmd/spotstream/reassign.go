@@ -16,11 +16,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -56,30 +54,18 @@ type reassignPartition struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// reassignCmd runs "spotstream reassign <subcommand> [arguments]".
-func reassignCmd(args []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runReassign(ctx, args, os.Stdout, os.Stderr)
+// reassignSubcommands are the subcommands of "spotstream reassign".
+var reassignSubcommands = map[string]subcommand{
+	"plan":   reassignPlanCmd,
+	"apply":  fileSubcommand("apply"),
+	"status": fileSubcommand("status"),
+	"cancel": fileSubcommand("cancel"),
 }
 
-// runReassign dispatches to a reassign subcommand.
-func runReassign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, reassignUsage)
-		return usageError{errors.New("missing subcommand")}
-	}
-	switch sub, rest := args[0], args[1:]; sub {
-	case "plan":
-		return reassignPlanCmd(ctx, rest, stdout, stderr)
-	case "apply", "status", "cancel":
-		return reassignFileCmd(ctx, sub, rest, stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, reassignUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, reassignUsage)
-		return usageError{fmt.Errorf("unknown subcommand %q", sub)}
+// fileSubcommand runs reassignFileCmd as subcommand sub.
+func fileSubcommand(sub string) subcommand {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return reassignFileCmd(ctx, sub, args, stdout, stderr)
 	}
 }
 
@@ -144,19 +130,19 @@ func parseReassignOptions(sub string) func([]string, io.Writer) (reassignOptions
 				}
 				id, err := strconv.ParseInt(s, 10, 32)
 				if err != nil || id < 0 {
-					return o, usageError{fmt.Errorf("--broker-list: %q is not a broker id", s)}
+					return o, fmt.Errorf("--broker-list: %q is not a broker id", s)
 				}
 				o.brokers = append(o.brokers, int32(id))
 			}
 		case sub == "apply" && len(pos) != 1:
-			return o, usageError{errors.New("apply: want one plan file")}
+			return o, errors.New("apply: want one plan file")
 		case len(pos) > 1:
-			return o, usageError{fmt.Errorf("%s: at most one plan file", sub)}
+			return o, fmt.Errorf("%s: at most one plan file", sub)
 		case len(pos) == 1:
 			o.file = pos[0]
 		}
 		if err := o.conn.validate(); err != nil {
-			return o, usageError{err}
+			return o, err
 		}
 		return o, nil
 	}
@@ -332,22 +318,23 @@ func reassignFileCmd(ctx context.Context, sub string, args []string, stdout, std
 	if err != nil {
 		return err
 	}
-	failed := 0
+	failed, moving := 0, 0
 	for _, m := range out {
 		switch m.State {
 		case "moving":
-			if sub == "status" && failed == 0 {
-				err = errStillMoving
-			}
+			moving++
 		case "done", "started", "cancelled":
 		default:
 			failed++
 		}
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0:
 		return fmt.Errorf("%d of %d partitions failed or differ from the plan", failed, len(out))
+	case sub == "status" && moving > 0:
+		return errStillMoving
 	}
-	return err
+	return nil
 }
 
 // alterOutcome pairs each partition of plan with its result.
@@ -374,15 +361,9 @@ func inProgress(ctx context.Context, adm *kadm.Client) (reassignPlan, error) {
 	if err != nil {
 		return reassignPlan{}, fmt.Errorf("metadata: %w", err)
 	}
-	set := kadm.TopicsSet{}
-	for _, t := range meta.Topics {
-		for p := range t.Partitions {
-			set.Add(t.Topic, p)
-		}
-	}
-	moving, err := adm.ListPartitionReassignments(ctx, set)
+	moving, err := allMoves(ctx, adm, meta)
 	if err != nil {
-		return reassignPlan{}, fmt.Errorf("list partition reassignments: %w", err)
+		return reassignPlan{}, err
 	}
 	plan := reassignPlan{Version: 1}
 	for _, m := range moving.Sorted() {

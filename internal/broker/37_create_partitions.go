@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spotstream/spotstream/internal/cluster"
+	"github.com/spotstream/spotstream/internal/controller"
 	"github.com/spotstream/spotstream/internal/placement"
 	"github.com/spotstream/spotstream/internal/wire"
 )
@@ -59,7 +60,8 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 		}
 	} else {
 		var err error
-		assignment, err = placement.Assign(placementBrokers(snap), placementPartitions(snap), add, int(replicationFactor(t)), mrand.Uint64())
+		brokers, parts := controller.PlacementInput(snap)
+		assignment, err = placement.Assign(brokers, parts, add, int(replicationFactor(t)), mrand.Uint64())
 		if err != nil {
 			return kerrf(kerr.InvalidReplicationFactor, "%v", err)
 		}

@@ -154,11 +154,16 @@ func (b *Broker) followDrain(ctx context.Context) {
 			pending := controller.DrainPending(snap, b.id, b.cfg)
 			b.metrics.drainPending.Set(float64(pending))
 			b.log.Debug("drain pending", "partitions", pending)
-			if pending == 0 && !done {
+			switch {
+			case pending == 0 && !done:
 				done = true
 				took := time.Since(start)
 				b.metrics.drainSeconds.Observe(took.Seconds())
 				b.log.Info("drained", "drain", self.Draining(), "took", took.Round(time.Millisecond))
+			case pending > 0 && done:
+				// Another broker's drain or death calls for more (temporary
+				// replicas): drained again once they are in sync.
+				done = false
 			}
 		}
 		select {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spotstream/spotstream/internal/cluster"
 	"github.com/spotstream/spotstream/internal/config"
+	"github.com/spotstream/spotstream/internal/controller"
 	"github.com/spotstream/spotstream/internal/partition"
 	"github.com/spotstream/spotstream/internal/placement"
 )
@@ -87,7 +88,8 @@ func (b *Broker) createTopic(ctx context.Context, tr topicRequest, validateOnly 
 			return nil, kerrf(kerr.InvalidReplicationFactor, "replication factor must be positive, not %d", rf)
 		}
 		var err error
-		assignment, err = placement.Assign(placementBrokers(snap), placementPartitions(snap), int(n), int(rf), mrand.Uint64())
+		brokers, parts := controller.PlacementInput(snap)
+		assignment, err = placement.Assign(brokers, parts, int(n), int(rf), mrand.Uint64())
 		if err != nil {
 			return nil, kerrf(kerr.InvalidReplicationFactor, "%v", err)
 		}
@@ -139,27 +141,6 @@ func validateAssignment(assignment [][]int32, snap *cluster.Snapshot) error {
 		}
 	}
 	return nil
-}
-
-// placementBrokers returns the live brokers as placement sees them.
-func placementBrokers(snap *cluster.Snapshot) []placement.Broker {
-	out := make([]placement.Broker, 0, len(snap.Brokers))
-	for _, bi := range sortedBrokers(snap) {
-		out = append(out, placement.Broker{ID: bi.ID, Rack: bi.Rack, Capacity: bi.Capacity, Draining: bi.Draining() != cluster.DrainNone})
-	}
-	return out
-}
-
-// placementPartitions returns every partition's replicas, the load that
-// new partitions are balanced against.
-func placementPartitions(snap *cluster.Snapshot) []placement.Partition {
-	var out []placement.Partition
-	for name, t := range snap.Topics {
-		for i := range t.Partitions {
-			out = append(out, placement.Partition{Topic: name, Partition: int32(i), Replicas: t.Partitions[i].Replicas})
-		}
-	}
-	return out
 }
 
 // newTopicID returns a random topic id; Kafka reserves the all-zero id.

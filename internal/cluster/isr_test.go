@@ -135,7 +135,7 @@ func TestPartitionStateJSON(t *testing.T) {
 		t.Fatalf("encoded %s", enc)
 	}
 	got, err := decodePartition("k", []byte(enc), 1)
-	if err != nil || !got.equal(&p) {
+	if err != nil || !got.Equal(&p) {
 		t.Fatalf("decoded %+v, %v", got, err)
 	}
 	if enc := encodePartition(&PartitionState{Replicas: []int32{1}, ISR: []int32{1}}); enc != `{"replicas":[1],"leader":0,"leaderEpoch":0,"isr":[1],"partitionEpoch":0}` {

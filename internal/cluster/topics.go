@@ -257,7 +257,7 @@ func (s *Store) UpdatePartitionFrom(ctx context.Context, topic string, partition
 		}
 		next.Revision = cur.Revision
 		next.PartitionEpoch = cur.PartitionEpoch
-		if next.equal(&cur) {
+		if next.Equal(&cur) {
 			result = cur
 			return nil, nil
 		}

@@ -219,13 +219,10 @@ func (p PartitionState) Clone() PartitionState {
 	return p
 }
 
-// equal compares the stored fields (not Revision). nil and empty slices are
-// equal: they encode the same.
 // Equal reports whether p and q are the same state, Revision aside:
-// writing q over p would change nothing.
-func (p *PartitionState) Equal(q *PartitionState) bool { return p.equal(q) }
-
-func (p *PartitionState) equal(q *PartitionState) bool {
+// writing q over p would change nothing. nil and empty slices are equal:
+// they encode the same.
+func (p *PartitionState) Equal(q *PartitionState) bool {
 	return slices.Equal(p.Replicas, q.Replicas) && p.Leader == q.Leader &&
 		p.LeaderEpoch == q.LeaderEpoch && slices.Equal(p.ISR, q.ISR) &&
 		p.PartitionEpoch == q.PartitionEpoch && slices.Equal(p.ELR, q.ELR) && maps.Equal(p.Dirs, q.Dirs) &&

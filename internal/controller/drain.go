@@ -129,13 +129,22 @@ func DrainPending(snap *cluster.Snapshot, id int32, cfg *config.Broker) int {
 
 // addTemporaries starts the temporary replicas that the fully drained
 // brokers of snap call for, and returns the revision of its last write.
-func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView) (int64, error) {
+func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot, t *term, placementView func() *placementView) (int64, error) {
 	var jobs []job
+	minISRs := map[string]int{} // by topic, parsed once it matters
 	for name, topic := range snap.Topics {
-		minISR := c.policy(topic).minISR
 		for i := range topic.Partitions {
-			if temporariesNeeded(&topic.Partitions[i], snap.Brokers, minISR) > 0 {
-				jobs = append(jobs, job{topic: name, partition: int32(i)})
+			p := &topic.Partitions[i]
+			if !p.Available() || reassigning(p) {
+				continue // the cheap half of temporariesNeeded, before parsing configs
+			}
+			minISR, ok := minISRs[name]
+			if !ok {
+				minISR = c.policy(topic).minISR
+				minISRs[name] = minISR
+			}
+			if temporariesNeeded(p, snap.Brokers, minISR) > 0 {
+				jobs = append(jobs, job{topic: name, partition: int32(i), i: len(jobs)})
 			}
 		}
 	}
@@ -144,12 +153,11 @@ func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot,
 	}
 	// Chosen one partition at a time, so that each choice sees the load
 	// of the ones before it.
+	view := placementView()
 	targets := make([][]int32, len(jobs))
-	for i := range jobs {
-		j := &jobs[i]
-		j.i = i
+	for i, j := range jobs {
 		p := snap.Topics[j.topic].Partitions[j.partition]
-		need := temporariesNeeded(&p, snap.Brokers, c.policy(snap.Topics[j.topic]).minISR)
+		need := temporariesNeeded(&p, snap.Brokers, minISRs[j.topic])
 		target := slices.Clone(p.Replicas)
 		for range need {
 			id := placement.AddReplica(view.brokers, view.parts, target, nil)
@@ -166,7 +174,7 @@ func (c *Controller) addTemporaries(ctx context.Context, snap *cluster.Snapshot,
 	return c.writeAll(ctx, snap, t, jobs, "adding temporary replicas to",
 		func(j job, p *cluster.PartitionState) error {
 			target := targets[j.i]
-			if target == nil || temporariesNeeded(p, snap.Brokers, c.policy(snap.Topics[j.topic]).minISR) == 0 {
+			if target == nil || temporariesNeeded(p, snap.Brokers, minISRs[j.topic]) == 0 {
 				return errNothingToDo // none needed any more, or no broker can take one: the status says so
 			}
 			next, err := startReassignment(*p, target, snap.Brokers)

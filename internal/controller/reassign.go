@@ -179,7 +179,10 @@ func (c *Controller) reconcileAll(ctx context.Context, snap *cluster.Snapshot, t
 	grace := c.broker.ReplacementGrace
 	gone := mem.observe(snap, now)
 	expired := func(id int32) bool { return slices.Contains(gone, id) && !mem.inGrace(id, now, grace) }
-	view := newPlacementView(snap, gone, func(id int32) bool { return !expired(id) }, mem.last)
+	graced := mem.graced(gone, func(id int32) bool { return !expired(id) })
+	// Built only when a step needs it: most snapshots call for neither
+	// temporary replicas nor repair.
+	view := sync.OnceValue(func() *placementView { return newPlacementView(snap, graced) })
 	stages := [][]func() (int64, error){
 		{
 			func() (int64, error) { return c.reconcile(ctx, snap, t) },
@@ -188,8 +191,8 @@ func (c *Controller) reconcileAll(ctx context.Context, snap *cluster.Snapshot, t
 		{func() (int64, error) { return c.completeReassignments(ctx, snap, t) }},
 		{func() (int64, error) { return c.releaseTemporaries(ctx, snap, t) }},
 		{func() (int64, error) { return c.adoptTemporaries(ctx, snap, t, expired) }},
-		{func() (int64, error) { return c.repair(ctx, snap, t, view, &mem.repaired) }},
-		{func() (int64, error) { return c.rebalanceLeaders(ctx, snap, t, view, mem, now) }},
+		{func() (int64, error) { return c.repair(ctx, snap, t, graced, view, &mem.repaired) }},
+		{func() (int64, error) { return c.rebalanceLeaders(ctx, snap, t, graced, mem, now) }},
 	}
 	var last int64
 	var firstErr error

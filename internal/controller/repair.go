@@ -1,11 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/fnv"
+	"hash/maphash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spotstream/spotstream/internal/cluster"
@@ -17,13 +18,38 @@ import (
 // rule violations (no on-demand replica, two replicas in a zone that
 // another zone could take) are fixed, and replicas move off overloaded
 // brokers. Each move is a reassignment, so it survives controller
-// failover, and at most repair.max.concurrent.moves run at once, so that
+// failover, and at most placement.repair.max.moves run at once, so that
 // repair never crowds out client traffic.
 //
 // Death times are this controller's own: a broker missing from the
 // snapshots is dead since the first snapshot of this term that misses
 // it. A new controller thus starts the grace again, which delays
 // re-replication, never hastens it.
+
+// PlacementInput returns snap as package placement sees it: the live
+// brokers (drained ones take nothing new), by id, and every available
+// partition's replicas, by topic and partition. New topics are assigned
+// against it; the controller's repair adds the dead brokers still in
+// their grace.
+func PlacementInput(snap *cluster.Snapshot) ([]placement.Broker, []placement.Partition) {
+	brokers := make([]placement.Broker, 0, len(snap.Brokers))
+	for id, b := range snap.Brokers {
+		brokers = append(brokers, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: !b.Leads()})
+	}
+	slices.SortFunc(brokers, func(a, b placement.Broker) int { return cmp.Compare(a.ID, b.ID) })
+	var parts []placement.Partition
+	for name, t := range snap.Topics {
+		for i := range t.Partitions {
+			if p := &t.Partitions[i]; p.Available() {
+				parts = append(parts, placement.Partition{Topic: name, Partition: int32(i), Replicas: p.Replicas})
+			}
+		}
+	}
+	slices.SortFunc(parts, func(a, b placement.Partition) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return brokers, parts
+}
 
 // placementView is what package placement sees of a snapshot: brokers
 // that may hold replicas, and every partition's replicas.
@@ -33,46 +59,33 @@ type placementView struct {
 	index   map[TopicPartition]int // into parts
 }
 
-// newPlacementView returns snap as placement sees it. Dead brokers for
-// which keep reports true (within their grace) keep their replicas but
-// take no new ones, like drained brokers, in the zone and capacity they
-// were last seen with (lastSeen); other dead brokers are absent, so that
-// their replicas move.
-func newPlacementView(snap *cluster.Snapshot, dead []int32, keep func(int32) bool, lastSeen map[int32]cluster.BrokerInfo) *placementView {
-	v := &placementView{index: map[TopicPartition]int{}}
-	for id, b := range snap.Brokers {
-		v.brokers = append(v.brokers, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: b.Draining() != cluster.DrainNone})
-	}
-	for _, id := range dead {
-		if keep(id) {
-			b := lastSeen[id]
-			v.brokers = append(v.brokers, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: true})
-		}
-	}
-	slices.SortFunc(v.brokers, func(a, b placement.Broker) int { return int(a.ID - b.ID) })
-	for name, t := range snap.Topics {
-		for i := range t.Partitions {
-			p := &t.Partitions[i]
-			if !p.Available() {
-				continue
-			}
-			v.index[TopicPartition{name, int32(i)}] = len(v.parts)
-			v.parts = append(v.parts, placement.Partition{Topic: name, Partition: int32(i), Replicas: p.Replicas})
-		}
-	}
-	slices.SortFunc(v.parts, func(a, b placement.Partition) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
-	})
+// newPlacementView returns snap as placement sees it, with graced, the
+// dead brokers within their grace: they keep their replicas but take no
+// new ones, like drained brokers. Dead brokers past their grace are
+// absent, so that their replicas move.
+func newPlacementView(snap *cluster.Snapshot, graced []placement.Broker) *placementView {
+	v := &placementView{}
+	v.brokers, v.parts = PlacementInput(snap)
+	v.brokers = append(v.brokers, graced...)
+	v.index = make(map[TopicPartition]int, len(v.parts))
 	for i, p := range v.parts {
 		v.index[TopicPartition{p.Topic, p.Partition}] = i
 	}
 	return v
+}
+
+// graced returns the dead brokers of gone that keep their replicas (keep),
+// as placement sees them: draining, in the zone and capacity they were
+// last seen with.
+func (d *tenure) graced(gone []int32, keep func(int32) bool) []placement.Broker {
+	var out []placement.Broker
+	for _, id := range gone {
+		if keep(id) {
+			b := d.last[id]
+			out = append(out, placement.Broker{ID: id, Rack: b.Rack, Capacity: b.Capacity, Draining: true})
+		}
+	}
+	return out
 }
 
 // add records a replica added to a partition, so that later choices see
@@ -159,52 +172,72 @@ func (d *tenure) nextExpiry(grace time.Duration) time.Time {
 	return next
 }
 
+// keySeed makes the placement keys of one process comparable.
+var keySeed = maphash.MakeSeed()
+
 // placementKey sums up what placement decides from: the brokers (id,
-// zone, capacity, drain), the grace state of dead ones, and every
+// zone, capacity, drain), the dead ones within their grace, and every
 // partition's replicas and moves. Repair runs again only when it changes:
 // most snapshots change leaders and ISRs, which placement does not look
-// at, and repairing a large cluster costs milliseconds.
-func placementKey(snap *cluster.Snapshot, view *placementView) uint64 {
-	h := fnv.New64a()
-	var buf [4]byte
-	put := func(id int32) {
-		binary.LittleEndian.PutUint32(buf[:], uint32(id))
-		h.Write(buf[:])
+// at, and repairing a large cluster costs milliseconds. Each item is
+// hashed on its own and the hashes summed, so that the maps need no
+// sorting.
+func placementKey(snap *cluster.Snapshot, graced []placement.Broker) uint64 {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	var key uint64
+	item := func(fn func()) {
+		h.Reset()
+		fn()
+		key += h.Sum64()
 	}
-	for _, b := range view.brokers {
-		put(b.ID)
-		h.Write([]byte(b.Rack))
-		h.Write([]byte(b.Capacity))
-		if b.Draining {
-			h.Write([]byte{1})
+	ids := func(v []int32) {
+		for _, id := range v {
+			maphash.WriteComparable(&h, id)
 		}
-		if _, live := snap.Brokers[b.ID]; live {
-			h.Write([]byte{2})
+		h.WriteByte(0xff)
+	}
+	broker := func(id int32, rack, capacity string, draining, live bool) {
+		item(func() {
+			maphash.WriteComparable(&h, id)
+			h.WriteString(rack)
+			h.WriteByte(0)
+			h.WriteString(capacity)
+			maphash.WriteComparable(&h, draining)
+			maphash.WriteComparable(&h, live)
+		})
+	}
+	for id, b := range snap.Brokers {
+		broker(id, b.Rack, b.Capacity, !b.Leads(), true)
+	}
+	for _, b := range graced {
+		broker(b.ID, b.Rack, b.Capacity, true, false)
+	}
+	for name, t := range snap.Topics {
+		for i := range t.Partitions {
+			p := &t.Partitions[i]
+			item(func() {
+				h.WriteString(name)
+				maphash.WriteComparable(&h, i)
+				ids(p.Replicas)
+				ids(p.Adding)
+				ids(p.Temporary)
+			})
 		}
 	}
-	for _, p := range view.parts {
-		h.Write([]byte(p.Topic))
-		put(p.Partition)
-		for _, id := range p.Replicas {
-			put(id)
-		}
-		if st, ok := snap.Partition(p.Topic, p.Partition); ok {
-			put(int32(len(st.Adding)))
-			put(int32(len(st.Temporary)))
-		}
-	}
-	return h.Sum64()
+	return key
 }
 
 // repair starts the reassignments that bring snap back under the
 // placement rules, at most placement.repair.max.moves at once counting
-// those already running, and returns the revision of its last write.
-func (c *Controller) repair(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView, last *uint64) (int64, error) {
-	key := placementKey(snap, view)
+// those already running, and returns the revision of its last write. It
+// looks again only when the placement inputs changed since last.
+func (c *Controller) repair(ctx context.Context, snap *cluster.Snapshot, t *term, graced []placement.Broker, view func() *placementView, last *uint64) (int64, error) {
+	key := placementKey(snap, graced)
 	if key == *last {
 		return 0, nil
 	}
-	rev, err := c.startRepairs(ctx, snap, t, view)
+	rev, err := c.startRepairs(ctx, snap, t, view(), settled(snap, graced))
 	if err == nil {
 		*last = key
 	}
@@ -212,7 +245,7 @@ func (c *Controller) repair(ctx context.Context, snap *cluster.Snapshot, t *term
 }
 
 // startRepairs computes and starts the repair moves of snap.
-func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView) (int64, error) {
+func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView, settled bool) (int64, error) {
 	running := 0
 	for _, topic := range snap.Topics {
 		for i := range topic.Partitions {
@@ -226,7 +259,6 @@ func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t
 		return 0, nil
 	}
 	moves := placement.Repair(view.brokers, view.parts, uint64(snap.Revision), limit)
-	settled := settled(snap, view)
 	jobs := make([]job, 0, len(moves))
 	for i, m := range moves {
 		p, ok := snap.Partition(m.Topic, m.Partition)
@@ -270,10 +302,14 @@ func (c *Controller) startRepairs(ctx context.Context, snap *cluster.Snapshot, t
 	})
 }
 
-// settled reports whether every broker of view is live and not drained.
-func settled(snap *cluster.Snapshot, view *placementView) bool {
-	for _, b := range view.brokers {
-		if _, live := snap.Brokers[b.ID]; !live || b.Draining {
+// settled reports whether every broker is live and not drained: no
+// broker of snap is drained and none is dead within its grace (graced).
+func settled(snap *cluster.Snapshot, graced []placement.Broker) bool {
+	if len(graced) > 0 {
+		return false
+	}
+	for _, b := range snap.Brokers {
+		if !b.Leads() {
 			return false
 		}
 	}
@@ -355,11 +391,11 @@ func expiredReplicas(p *cluster.PartitionState, expired func(int32) bool) []int3
 // 100 - leader.imbalance.per.broker.percentage percent of the partitions
 // it is the preferred replica of gets them back, where it is live and in
 // sync. It returns the revision of its last write.
-func (c *Controller) rebalanceLeaders(ctx context.Context, snap *cluster.Snapshot, t *term, view *placementView, mem *tenure, now time.Time) (int64, error) {
+func (c *Controller) rebalanceLeaders(ctx context.Context, snap *cluster.Snapshot, t *term, graced []placement.Broker, mem *tenure, now time.Time) (int64, error) {
 	if mem.rebalanced.IsZero() {
 		mem.rebalanced = now // as in Kafka, the first check comes one interval into the term
 	}
-	if !c.broker.AutoLeaderRebalance || now.Sub(mem.rebalanced) < c.broker.LeaderImbalanceInterval || !settled(snap, view) {
+	if !c.broker.AutoLeaderRebalance || now.Sub(mem.rebalanced) < c.broker.LeaderImbalanceInterval || !settled(snap, graced) {
 		return 0, nil
 	}
 	mem.rebalanced = now
